@@ -1,0 +1,21 @@
+package dev.turbosparse.activations;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * Sees the FFN intermediate activation {@code h} of every layer (and expert) during a forward pass: the counters of
+ * sparsity, the profilers of neuron frequency and the collectors of predictor training data all start here.
+ *
+ * <p>The array belongs to the forward pass: read it, do not keep it. For a dense FFN {@code expert} is 0; for a
+ * mixture of experts, {@code h} holds only the tokens routed to {@code expert}.
+ */
+@FunctionalInterface
+public interface FfnActivationObserver {
+
+    /**
+     * @param layer decoder layer index
+     * @param expert expert index, 0 for a dense FFN
+     * @param intermediate {@code h}, shape (tokens, intermediate_size) or (batch, seq, intermediate_size)
+     */
+    void observe(int layer, int expert, NDArray intermediate);
+}
