@@ -1,0 +1,19 @@
+package dev.turbosparse.model.io;
+
+/**
+ * A model file that cannot be used as it is: a config.json field missing or of the wrong type, a safetensors header
+ * that disagrees with its file, a tensor missing or of the wrong shape. The message is one line and names the file
+ * and the field or tensor, so that a command can print it as is.
+ */
+public class ModelFormatException extends RuntimeException {
+
+    private static final long serialVersionUID = 1L;
+
+    public ModelFormatException(String message) {
+        super(message);
+    }
+
+    public ModelFormatException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}
