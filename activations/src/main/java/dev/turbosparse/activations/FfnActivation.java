@@ -111,9 +111,12 @@ public enum FfnActivation {
             case SILU -> gate.mul(Activation.sigmoid(gate)).mul(up);
             case GELU -> Activation.gelu(gate).mul(up);
             case GELU_PYTORCH_TANH -> {
-                // 0.5 * g * (1 + tanh(sqrt(2/pi) * (g + 0.044715 g^3)))
-                NDArray inner = gate.add(gate.pow(3).mul(GELU_TANH_CUBIC)).mul(SQRT_2_OVER_PI);
-                yield gate.mul(0.5f).mul(inner.tanh().add(1f)).mul(up);
+                // 0.5 * g * (1 + tanh(sqrt(2/pi) * (g + 0.044715 g^3))); constants as torch-owned tensors
+                NDArray cube = gate.mul(gate).mul(gate);
+                NDArray inner = gate.add(cube.mul(TorchTensors.scalar(gate, GELU_TANH_CUBIC)))
+                        .mul(TorchTensors.scalar(gate, SQRT_2_OVER_PI));
+                NDArray onePlusTanh = inner.tanh().add(TorchTensors.scalar(gate, 1));
+                yield gate.mul(TorchTensors.scalar(gate, 0.5)).mul(onePlusTanh).mul(up);
             }
             case RELU -> Activation.relu(gate).mul(up);
             case DRELU -> Activation.relu(gate).mul(Activation.relu(up));

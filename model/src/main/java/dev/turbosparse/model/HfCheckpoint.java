@@ -189,12 +189,25 @@ public final class HfCheckpoint {
         ConfigIO.write(model.config().withTorchDtype(dtype.torchName()), folder);
     }
 
-    /** Fills every parameter of a fresh model with {@link WeightInit}'s values for {@code seed}. */
+    /** Fills every parameter of a fresh model with {@link WeightInit}'s values for {@code seed}, in float32. */
     public static void initialize(CausalLM model, long seed) {
+        initialize(model, seed, DataType.FLOAT32);
+    }
+
+    /**
+     * Fills every parameter of a fresh model with {@link WeightInit}'s values for {@code seed}, held as
+     * {@code dtype} (float64 serves gradient checks).
+     */
+    public static void initialize(CausalLM model, long seed, DataType dtype) {
         Map<String, Parameter> params = model.parametersByName();
         for (HfWeightMap.Entry e : HfWeightMap.entries(model.config())) {
             NDArray array = model.manager().create(new Shape(e.shape()), DataType.FLOAT32);
             WeightInit.values(model.config(), e, seed).next(MemorySegment.ofBuffer(array.toByteBuffer(true)), e.numel());
+            if (dtype != DataType.FLOAT32) {
+                NDArray cast = array.toType(dtype, true);
+                array.close();
+                array = cast;
+            }
             params.get(e.internalName()).setArray(array);
         }
     }

@@ -10,6 +10,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 
+import dev.turbosparse.activations.TorchTensors;
 import dev.turbosparse.model.config.ModelConfig;
 
 /**
@@ -72,9 +73,10 @@ public final class Attention extends AbstractBlock {
         // Group the query heads by the KV head they read: head h = kvHead * groups + g.
         NDArray qg = q.reshape(batch, kvHeads, groups, seq, headDim); // (batch, kvHeads, groups, seq, headDim)
         NDArray kT = k.expandDims(2).transpose(0, 1, 2, 4, 3); // (batch, kvHeads, 1, headDim, keys)
-        NDArray scores = qg.matMul(kT).mul(scale); // (batch, kvHeads, groups, seq, keys)
+        NDArray scores = qg.matMul(kT); // (batch, kvHeads, groups, seq, keys)
+        scores = scores.mul(TorchTensors.scalar(scores, scale));
         DataType dtype = scores.getDataType();
-        NDArray probs = scores.toType(DataType.FLOAT32, false).add(ctx.mask()) // mask: (seq, keys)
+        NDArray probs = Precision.atLeastFloat32(scores).add(ctx.mask()) // mask: (seq, keys)
                 .softmax(-1).toType(dtype, false);
         NDArray out = probs.matMul(v.expandDims(2)); // (batch, kvHeads, groups, seq, headDim)
         out = out.reshape(batch, heads, seq, headDim).transpose(0, 2, 1, 3)

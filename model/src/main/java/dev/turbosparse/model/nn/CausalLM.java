@@ -151,6 +151,8 @@ public final class CausalLM extends AbstractBlock implements AutoCloseable {
             throw new IllegalArgumentException("input ids must be (batch, seq), got " + shape);
         }
         long seq = shape.get(1);
+        // A torch-owned int64 copy: the embedding's backward keeps the ids (see TorchTensors).
+        inputIds = inputIds.toType(DataType.INT64, true);
         checkIds(inputIds);
         KvCache cache = options.cache();
         long start = 0;
@@ -186,7 +188,7 @@ public final class CausalLM extends AbstractBlock implements AutoCloseable {
     }
 
     private void checkIds(NDArray ids) {
-        long[] values = ids.toType(DataType.INT64, false).toLongArray();
+        long[] values = ids.toLongArray();
         long seq = ids.getShape().get(1);
         for (int i = 0; i < values.length; i++) {
             if (values[i] < 0 || values[i] >= config.vocabSize()) {

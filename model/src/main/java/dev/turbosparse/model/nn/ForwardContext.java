@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.training.ParameterStore;
 
 import dev.turbosparse.activations.FfnActivationObserver;
+import dev.turbosparse.activations.TorchTensors;
 
 import java.util.List;
 
@@ -47,6 +48,7 @@ record ForwardContext(ParameterStore ps, boolean training, NDArray cos, NDArray 
         if (slidingWindow != null) {
             visible = visible.logicalAnd(kPos.gt(qPos.sub(slidingWindow.longValue())));
         }
-        return visible.logicalNot().toType(DataType.FLOAT32, false).mul(-Float.MAX_VALUE);
+        NDArray hidden = visible.logicalNot().toType(DataType.FLOAT32, false);
+        return hidden.mul(TorchTensors.scalar(hidden, -Float.MAX_VALUE));
     }
 }

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 
-/** Next-token cross-entropy, as HF's causal LM loss. */
+/** Next-token cross-entropy, as HF's causal LM loss, computed in (at least) float32. */
 public final class LmLoss {
 
     private LmLoss() {}
@@ -17,7 +17,7 @@ public final class LmLoss {
      * @return (batch, seq)
      */
     public static NDArray tokenNll(NDArray logits, NDArray targets) {
-        NDArray logProbs = logits.toType(DataType.FLOAT32, false).logSoftmax(-1); // (batch, seq, vocab)
+        NDArray logProbs = Precision.atLeastFloat32(logits).logSoftmax(-1); // (batch, seq, vocab)
         NDArray idx = targets.toType(DataType.INT64, false).expandDims(-1); // (batch, seq, 1)
         return logProbs.gather(idx, 2).squeeze(-1).neg(); // (batch, seq)
     }

@@ -9,6 +9,8 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 
+import dev.turbosparse.activations.TorchTensors;
+
 /** RMSNorm as HF's MistralRMSNorm: {@code weight * (x * rsqrt(mean(x^2) + eps))}, computed in float32. */
 public final class RmsNorm extends AbstractBlock {
 
@@ -24,9 +26,9 @@ public final class RmsNorm extends AbstractBlock {
     NDArray forward(ParameterStore ps, NDArray x, boolean training) {
         NDArray w = ps.getValue(weight, x.getDevice(), training); // (hidden)
         DataType dtype = x.getDataType();
-        NDArray x32 = dtype == DataType.FLOAT32 || dtype == DataType.FLOAT64 ? x : x.toType(DataType.FLOAT32, false);
+        NDArray x32 = Precision.atLeastFloat32(x);
         NDArray variance = x32.square().mean(new int[] {-1}, true); // (..., 1)
-        NDArray normed = x32.mul(variance.add(eps).pow(-0.5f)); // (..., hidden)
+        NDArray normed = x32.div(variance.add(TorchTensors.scalar(variance, eps)).sqrt()); // (..., hidden)
         return normed.toType(dtype, false).mul(w);
     }
 

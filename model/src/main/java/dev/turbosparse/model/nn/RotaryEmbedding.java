@@ -6,6 +6,8 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 
+import dev.turbosparse.activations.TorchTensors;
+
 /**
  * Rotary position embeddings in HF's rotate-half convention: dimension i is paired with i + headDim/2, the angle of
  * position p is {@code p * theta^(-2i/headDim)}, computed in float32 as transformers does.
@@ -43,7 +45,7 @@ final class RotaryEmbedding {
             }
         }
         Shape shape = new Shape(len, headDim);
-        return new NDList(manager.create(cos, shape), manager.create(sin, shape));
+        return new NDList(TorchTensors.floats(manager, cos, shape), TorchTensors.floats(manager, sin, shape));
     }
 
     /** x: (batch, heads, seq, headDim); cos, sin: (seq, headDim). Returns {@code x*cos + rotate_half(x)*sin}. */

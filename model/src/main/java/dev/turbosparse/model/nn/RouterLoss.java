@@ -6,6 +6,8 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 
+import dev.turbosparse.activations.TorchTensors;
+
 import java.util.List;
 
 /** Mixtral's router load-balancing loss, with transformers' {@code load_balancing_loss_func} semantics. */
@@ -23,11 +25,12 @@ public final class RouterLoss {
      */
     public static NDArray loadBalancing(List<NDArray> routerLogits, int numExperts, int topK) {
         NDArray logits = NDArrays.concat(new NDList(routerLogits.toArray(new NDArray[0])), 0); // (layers * tokens, E)
-        NDArray probs = logits.toType(DataType.FLOAT32, false).softmax(-1); // (N, E)
+        NDArray probs = Precision.atLeastFloat32(logits).softmax(-1); // (N, E)
         NDArray selected = probs.argSort(-1, false).get(new NDIndex(":, :{}", topK)); // (N, topK)
         NDArray expertMask = selected.oneHot(numExperts).toType(DataType.FLOAT32, false); // (N, topK, E)
         NDArray tokensPerExpert = expertMask.mean(new int[] {0}); // (topK, E)
         NDArray probPerExpert = probs.mean(new int[] {0}); // (E)
-        return tokensPerExpert.mul(probPerExpert.expandDims(0)).sum().mul(numExperts);
+        NDArray loss = tokensPerExpert.mul(probPerExpert.expandDims(0)).sum();
+        return loss.mul(TorchTensors.scalar(loss, numExperts));
     }
 }

@@ -14,6 +14,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 
 import dev.turbosparse.activations.FfnActivationObserver;
+import dev.turbosparse.activations.TorchTensors;
 import dev.turbosparse.model.config.ModelConfig;
 
 import java.util.ArrayList;
@@ -52,10 +53,11 @@ public final class SparseMoeBlock extends AbstractBlock {
         NDArray flat = x.reshape(-1, hidden); // (tokens, hidden)
         long tokens = flat.getShape().get(0);
         if (training && jitterNoise > 0) {
-            flat = flat.mul(flat.getManager().randomUniform(1 - jitterNoise, 1 + jitterNoise, flat.getShape()));
+            flat = flat.mul(flat.getManager().randomUniform(1 - jitterNoise, 1 + jitterNoise, flat.getShape(),
+                    flat.getDataType()));
         }
         NDArray routerLogits = Linear.linear(flat, ps.getValue(router, x.getDevice(), training)).singletonOrThrow(); // (tokens, experts)
-        NDArray probs = routerLogits.toType(DataType.FLOAT32, false).softmax(-1); // (tokens, experts)
+        NDArray probs = Precision.atLeastFloat32(routerLogits).softmax(-1); // (tokens, experts)
 
         // Top-k by probability: the choice carries no gradient, the kept probabilities do.
         NDArray selected = probs.argSort(-1, false).get(new NDIndex(":, :{}", topK)); // (tokens, topK) int64
@@ -88,14 +90,14 @@ public final class SparseMoeBlock extends AbstractBlock {
                     n++;
                 }
             }
-            NDArray xe = flat.get(new NDIndex("{}", m.create(tokenIds))); // (n, hidden)
+            NDArray xe = flat.get(new NDIndex("{}", TorchTensors.longs(m, tokenIds, new Shape(tokenIds.length)))); // (n, hidden)
             NDArray ye = experts.get(e).forward(ps, xe, training, observer); // (n, hidden)
-            NDArray we = weights.get(new NDIndex("{}", m.create(pairIds))).expandDims(1); // (n, 1)
+            NDArray we = weights.get(new NDIndex("{}", TorchTensors.longs(m, pairIds, new Shape(pairIds.length)))).expandDims(1); // (n, 1)
             outputs.add(ye.mul(we));
             row += n;
         }
         NDArray byExpert = NDArrays.concat(outputs, 0); // (tokens * topK, hidden), grouped by expert
-        NDArray out = byExpert.get(new NDIndex("{}", m.create(rowOfPair))) // (tokens * topK, hidden), pair order
+        NDArray out = byExpert.get(new NDIndex("{}", TorchTensors.longs(m, rowOfPair, new Shape(rowOfPair.length)))) // (tokens * topK, hidden), pair order
                 .reshape(tokens, topK, hidden).sum(new int[] {1}); // (tokens, hidden)
         return new NDList(out.reshape(shape), routerLogits);
     }
