@@ -1,0 +1,274 @@
+package dev.turbosparse.model.tokenizer;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+
+import dev.turbosparse.model.io.ModelFormatException;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Map;
+
+/**
+ * A Hugging Face tokenizer ({@code tokenizer.json}, run by DJL's binding of the Rust tokenizers library) with BOS
+ * and EOS added as {@code tokenizer_config.json} says ({@code add_bos_token}, {@code add_eos_token},
+ * {@code bos_token}, {@code eos_token}). Without a tokenizer_config.json, the post-processor template of
+ * tokenizer.json decides, as transformers' fast tokenizers do.
+ *
+ * <p>Never truncates or pads: DJL's defaults would cut every encoding at 512 tokens.
+ */
+public final class Tokenizer implements AutoCloseable {
+
+    public static final String FILE_NAME = "tokenizer.json";
+    public static final String CONFIG_FILE_NAME = "tokenizer_config.json";
+
+    private static final JsonMapper MAPPER = JsonMapper.builder().build();
+    private static final Map<String, String> OPTIONS = Map.of(
+            "addSpecialTokens", "false", "truncation", "false", "padding", "false",
+            "withOverflowingTokens", "false");
+
+    private final HuggingFaceTokenizer hf;
+    private final Path file;
+    private final String fingerprint;
+    private final boolean addBos;
+    private final boolean addEos;
+    private final Integer bosId;
+    private final Integer eosId;
+    private final String chatTemplate;
+    private final int vocabSize;
+
+    private Tokenizer(HuggingFaceTokenizer hf, Path file, String fingerprint, boolean addBos, boolean addEos,
+            Integer bosId, Integer eosId, String chatTemplate, int vocabSize) {
+        this.hf = hf;
+        this.file = file;
+        this.fingerprint = fingerprint;
+        this.addBos = addBos;
+        this.addEos = addEos;
+        this.bosId = bosId;
+        this.eosId = eosId;
+        this.chatTemplate = chatTemplate;
+        this.vocabSize = vocabSize;
+    }
+
+    /** Whether a folder holds a tokenizer.json. */
+    public static boolean exists(Path folder) {
+        return Files.isRegularFile(folder.resolve(FILE_NAME));
+    }
+
+    /**
+     * Loads the tokenizer of a model folder (or a tokenizer.json file; its folder's tokenizer_config.json, if any,
+     * applies).
+     */
+    public static Tokenizer load(Path folderOrFile) {
+        Path file = Files.isDirectory(folderOrFile) ? folderOrFile.resolve(FILE_NAME) : folderOrFile;
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            throw new ModelFormatException(file + ": not found (a model folder needs tokenizer.json to encode text)");
+        } catch (IOException e) {
+            throw new ModelFormatException(file + ": cannot read: " + e.getMessage(), e);
+        }
+        JsonNode json = readJson(file, bytes);
+        Path configFile = file.resolveSibling(CONFIG_FILE_NAME);
+        JsonNode config = Files.isRegularFile(configFile) ? readJson(configFile, readBytes(configFile)) : null;
+
+        boolean addBos;
+        boolean addEos;
+        String bosToken;
+        String eosToken;
+        String chatTemplate = null;
+        Template template = Template.of(json);
+        if (config != null) {
+            addBos = config.path("add_bos_token").asBoolean(template.bos != null);
+            addEos = config.path("add_eos_token").asBoolean(template.eos != null);
+            bosToken = tokenText(config.get("bos_token"));
+            eosToken = tokenText(config.get("eos_token"));
+            JsonNode t = config.get("chat_template");
+            if (t != null && t.isTextual()) {
+                chatTemplate = t.asText();
+            }
+        } else {
+            addBos = template.bos != null;
+            addEos = template.eos != null;
+            bosToken = template.bos;
+            eosToken = template.eos != null ? template.eos : "</s>";
+        }
+        Integer bosId = bosToken == null ? null : tokenId(json, bosToken);
+        Integer eosId = eosToken == null ? null : tokenId(json, eosToken);
+        if (addBos && bosId == null) {
+            throw new ModelFormatException(file + ": BOS is to be added, but token '" + bosToken + "' is not in the vocabulary");
+        }
+        if (addEos && eosId == null) {
+            throw new ModelFormatException(file + ": EOS is to be added, but token '" + eosToken + "' is not in the vocabulary");
+        }
+        HuggingFaceTokenizer hf;
+        try {
+            hf = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(bytes), OPTIONS);
+        } catch (IOException | RuntimeException e) {
+            throw new ModelFormatException(file + ": the tokenizers library cannot load it: " + e.getMessage(), e);
+        }
+        return new Tokenizer(hf, file, sha256(bytes), addBos, addEos, bosId, eosId, chatTemplate, vocabSize(json));
+    }
+
+    /** Special tokens the post-processor puts before and after a single sequence. */
+    private record Template(String bos, String eos) {
+        static Template of(JsonNode json) {
+            JsonNode single = json.path("post_processor").path("single");
+            String bos = null;
+            String eos = null;
+            boolean seenSequence = false;
+            for (JsonNode piece : single) {
+                if (piece.has("Sequence")) {
+                    seenSequence = true;
+                } else if (piece.has("SpecialToken")) {
+                    String id = piece.path("SpecialToken").path("id").asText(null);
+                    if (seenSequence) {
+                        eos = id;
+                    } else {
+                        bos = id;
+                    }
+                }
+            }
+            return new Template(bos, eos);
+        }
+    }
+
+    private static String tokenText(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        return node.isTextual() ? node.asText() : node.path("content").asText(null);
+    }
+
+    private static Integer tokenId(JsonNode json, String token) {
+        for (JsonNode added : json.path("added_tokens")) {
+            if (token.equals(added.path("content").asText())) {
+                return added.path("id").asInt();
+            }
+        }
+        JsonNode id = json.path("model").path("vocab").get(token);
+        return id != null && id.canConvertToInt() ? id.asInt() : null;
+    }
+
+    private static int vocabSize(JsonNode json) {
+        int max = -1;
+        JsonNode vocab = json.path("model").path("vocab");
+        for (JsonNode id : vocab) {
+            max = Math.max(max, id.asInt());
+        }
+        for (JsonNode added : json.path("added_tokens")) {
+            max = Math.max(max, added.path("id").asInt());
+        }
+        return max + 1;
+    }
+
+    private static byte[] readBytes(Path file) {
+        try {
+            return Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new ModelFormatException(file + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    private static JsonNode readJson(Path file, byte[] bytes) {
+        try {
+            return MAPPER.readTree(bytes);
+        } catch (JacksonException e) {
+            throw new ModelFormatException(file + ": not valid JSON: " + e.getOriginalMessage().lines().findFirst().orElse(""));
+        } catch (IOException e) {
+            throw new ModelFormatException(file + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Token ids of a text with BOS/EOS as configured. */
+    public long[] encode(String text) {
+        return encode(text, addBos, addEos);
+    }
+
+    /** Token ids of a text, with or without BOS and EOS. */
+    public long[] encode(String text, boolean withBos, boolean withEos) {
+        long[] body = hf.encode(text, false, false).getIds();
+        int extra = (withBos ? 1 : 0) + (withEos ? 1 : 0);
+        if (extra == 0) {
+            return body;
+        }
+        if ((withBos && bosId == null) || (withEos && eosId == null)) {
+            throw new IllegalStateException(file + ": no " + (withBos && bosId == null ? "BOS" : "EOS") + " token");
+        }
+        long[] ids = new long[body.length + extra];
+        int at = 0;
+        if (withBos) {
+            ids[at++] = bosId;
+        }
+        System.arraycopy(body, 0, ids, at, body.length);
+        if (withEos) {
+            ids[ids.length - 1] = eosId;
+        }
+        return ids;
+    }
+
+    /** Text of token ids, special tokens left out. */
+    public String decode(long[] ids) {
+        return hf.decode(ids, true);
+    }
+
+    public boolean addsBos() {
+        return addBos;
+    }
+
+    public boolean addsEos() {
+        return addEos;
+    }
+
+    /** The BOS id, or null if the tokenizer names none. */
+    public Integer bosId() {
+        return bosId;
+    }
+
+    /** The EOS id, or null if the tokenizer names none. */
+    public Integer eosId() {
+        return eosId;
+    }
+
+    /** The Jinja chat template of tokenizer_config.json, or null. */
+    public String chatTemplate() {
+        return chatTemplate;
+    }
+
+    /** Ids in use: 1 + the largest id of the vocabulary and the added tokens. */
+    public int vocabSize() {
+        return vocabSize;
+    }
+
+    /** sha256 of tokenizer.json: data made with one tokenizer is refused by a model with another. */
+    public String fingerprint() {
+        return fingerprint;
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    @Override
+    public void close() {
+        hf.close();
+    }
+}
