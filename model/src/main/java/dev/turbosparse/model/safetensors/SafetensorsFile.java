@@ -48,16 +48,21 @@ public final class SafetensorsFile implements AutoCloseable {
             .build();
 
     private final Path path;
-    private final Arena arena;
-    private final MemorySegment data;
+    private final FileChannel channel;
+    private final long dataStart;
+    private final long dataSize;
     private final Map<String, TensorInfo> tensors;
     private final Map<String, String> metadata;
+    private Arena arena; // of the whole-file mapping, made on first use of bytes()
+    private MemorySegment data;
+    private boolean closed;
 
-    private SafetensorsFile(Path path, Arena arena, MemorySegment data, Map<String, TensorInfo> tensors,
-            Map<String, String> metadata) {
+    private SafetensorsFile(Path path, FileChannel channel, long dataStart, long dataSize,
+            Map<String, TensorInfo> tensors, Map<String, String> metadata) {
         this.path = path;
-        this.arena = arena;
-        this.data = data;
+        this.channel = channel;
+        this.dataStart = dataStart;
+        this.dataSize = dataSize;
         this.tensors = tensors;
         this.metadata = metadata;
     }
@@ -68,7 +73,16 @@ public final class SafetensorsFile implements AutoCloseable {
      * @throws ModelFormatException naming the file and the tensor or field when the file is not valid
      */
     public static SafetensorsFile open(Path path) {
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(path, StandardOpenOption.READ);
+        } catch (NoSuchFileException e) {
+            throw bad(path, "not found");
+        } catch (IOException e) {
+            throw bad(path, "cannot read: " + e.getMessage());
+        }
+        boolean ok = false;
+        try {
             long size = ch.size();
             if (size < 8) {
                 throw bad(path, "truncated: " + size + " bytes, but a safetensors file starts with an 8-byte header"
@@ -90,19 +104,18 @@ public final class SafetensorsFile implements AutoCloseable {
             long dataStart = 8 + headerLen;
             long dataSize = size - dataStart;
             Header header = parseHeader(path, headerBuf.array(), dataSize);
-            Arena arena = Arena.ofShared();
-            try {
-                MemorySegment mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-                return new SafetensorsFile(path, arena, mapped.asSlice(dataStart, dataSize), header.tensors,
-                        header.metadata);
-            } catch (IOException | RuntimeException e) {
-                arena.close();
-                throw e;
-            }
-        } catch (NoSuchFileException e) {
-            throw bad(path, "not found");
+            ok = true;
+            return new SafetensorsFile(path, ch, dataStart, dataSize, header.tensors, header.metadata);
         } catch (IOException e) {
             throw bad(path, "cannot read: " + e.getMessage());
+        } finally {
+            if (!ok) {
+                try {
+                    ch.close();
+                } catch (IOException ignored) {
+                    // the open failed already; that error is the one to report
+                }
+            }
         }
     }
 
@@ -251,15 +264,43 @@ public final class SafetensorsFile implements AutoCloseable {
         return t;
     }
 
-    /** The tensor's bytes, a slice of the mapping (no copy). */
-    public MemorySegment bytes(TensorInfo t) {
+    /**
+     * The tensor's bytes, a slice of a read-only mapping of the whole file (no copy), valid until {@link #close()}.
+     * Pages it touches stay resident in this process while the file is open.
+     */
+    public synchronized MemorySegment bytes(TensorInfo t) {
+        if (closed) {
+            throw new IllegalStateException(path + " is closed");
+        }
+        if (data == null) {
+            Arena a = Arena.ofShared();
+            try {
+                data = channel.map(FileChannel.MapMode.READ_ONLY, dataStart, Math.max(dataSize, 0), a);
+                arena = a;
+            } catch (IOException | RuntimeException e) {
+                a.close();
+                throw bad(path, "cannot map: " + e.getMessage());
+            }
+        }
         return data.asSlice(t.begin(), t.byteSize());
     }
 
-    /** Converts a floating-point tensor into float32 at {@code dst} (which must hold numel * 4 bytes). */
+    /**
+     * Converts a floating-point tensor into float32 at {@code dst} (which must hold numel * 4 bytes). Maps only this
+     * tensor's bytes and unmaps them afterwards, so that loading a model keeps at most one tensor of the file
+     * resident besides its destination.
+     */
     public void readFloat32(TensorInfo t, MemorySegment dst) {
         requireFloat(t);
-        t.dtype().toFloat32(bytes(t), dst, t.numel());
+        if (t.byteSize() == 0) {
+            return;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment src = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + t.begin(), t.byteSize(), a);
+            t.dtype().toFloat32(src, dst, t.numel());
+        } catch (IOException e) {
+            throw bad(path, "cannot map tensor '" + t.name() + "': " + e.getMessage());
+        }
     }
 
     /** A small floating-point tensor as a float array (for tests and metadata-sized tensors). */
@@ -269,7 +310,7 @@ public final class SafetensorsFile implements AutoCloseable {
         float[] out = new float[Math.toIntExact(t.numel())];
         try (Arena a = Arena.ofConfined()) {
             MemorySegment f32 = a.allocate((long) out.length * 4);
-            t.dtype().toFloat32(bytes(t), f32, out.length);
+            readFloat32(t, f32);
             MemorySegment.copy(f32, DType.FLOAT_LE, 0, out, 0, out.length);
         }
         return out;
@@ -300,8 +341,20 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
+    /** Unmaps the file; slices taken from {@link #bytes} fail afterwards with an exception, never a crash. */
     @Override
-    public void close() {
-        arena.close();
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            if (arena != null) {
+                arena.close();
+            }
+            channel.close();
+        } catch (IOException e) {
+            throw bad(path, "cannot close: " + e.getMessage());
+        }
     }
 }

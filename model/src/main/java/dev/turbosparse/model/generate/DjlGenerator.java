@@ -1,0 +1,90 @@
+package dev.turbosparse.model.generate;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.ParameterStore;
+
+import dev.turbosparse.activations.TorchTensors;
+import dev.turbosparse.model.nn.CausalLM;
+import dev.turbosparse.model.nn.KvCache;
+
+import java.util.function.LongConsumer;
+
+/**
+ * Autoregressive decoding with the DJL model: one prefill pass over the prompt into a KV cache, then one pass per new
+ * token. Each pass runs in its own NDManager, closed when the pass is done.
+ */
+public final class DjlGenerator {
+
+    /** What a generation did, for the tokens/s report. */
+    public record Stats(int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos,
+            boolean stoppedAtEos) {
+
+        public double prefillTokensPerSecond() {
+            return prefillNanos == 0 ? 0 : promptTokens * 1e9 / prefillNanos;
+        }
+
+        /** Tokens per second over the decode steps (the first generated token comes from the prefill). */
+        public double decodeTokensPerSecond() {
+            return decodeNanos == 0 || generatedTokens <= 1 ? 0 : (generatedTokens - 1) * 1e9 / decodeNanos;
+        }
+    }
+
+    private DjlGenerator() {}
+
+    /**
+     * Generates up to {@code maxNewTokens} tokens after {@code prompt}, stopping after {@code eosId} if it is not
+     * null.
+     *
+     * @param onToken told each new token as soon as it is chosen
+     * @throws IllegalArgumentException if the prompt is empty or does not fit the model's context
+     */
+    public static Stats generate(CausalLM model, long[] prompt, int maxNewTokens, Sampler sampler, Integer eosId,
+            LongConsumer onToken) {
+        int context = model.config().maxPositionEmbeddings();
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("the prompt has no tokens");
+        }
+        if (prompt.length >= context) {
+            throw new IllegalArgumentException("the prompt has " + prompt.length + " tokens; the model's context holds "
+                    + context + " positions (max_position_embeddings), with room for at least one new token");
+        }
+        if (maxNewTokens < 1) {
+            throw new IllegalArgumentException("the number of new tokens must be at least 1, got " + maxNewTokens);
+        }
+        int budget = Math.min(maxNewTokens, context - prompt.length);
+        NDManager parent = model.manager();
+        long prefill = 0;
+        long decode = 0;
+        int generated = 0;
+        boolean eos = false;
+        try (KvCache cache = new KvCache(parent, model.config(), 1, prompt.length + budget)) {
+            long[] next = prompt;
+            while (generated < budget) {
+                long t0 = System.nanoTime();
+                int token;
+                try (NDManager step = parent.newSubManager()) {
+                    NDArray ids = TorchTensors.longs(step, next, new Shape(1, next.length));
+                    NDArray logits = model.forward(new ParameterStore(step, false), ids,
+                            CausalLM.Options.DEFAULT.withCache(cache).withLastPositionOnly(true), false).logits();
+                    token = sampler.next(logits.reshape(-1).toFloatArray());
+                }
+                long dt = System.nanoTime() - t0;
+                if (generated == 0) {
+                    prefill = dt;
+                } else {
+                    decode += dt;
+                }
+                generated++;
+                onToken.accept(token);
+                if (eosId != null && token == eosId) {
+                    eos = true;
+                    break;
+                }
+                next = new long[] {token};
+            }
+        }
+        return new Stats(prompt.length, generated, prefill, decode, eos);
+    }
+}
