@@ -18,6 +18,8 @@ import java.util.Arrays;
 /** Model paths as users give them, and loading with progress. */
 final class Models {
 
+    private static final org.apache.logging.log4j.Logger LOG = org.apache.logging.log4j.LogManager.getLogger(Models.class);
+
     private Models() {}
 
     /**
@@ -57,12 +59,25 @@ final class Models {
         }
     }
 
-    /** Loads a checkpoint folder into a float32 DJL model, with a progress bar over the weight bytes. */
+    /**
+     * Loads a checkpoint folder into a float32 DJL model, with a progress bar over the weight bytes. Logs the
+     * process's memory before and after at debug level (--verbose).
+     */
     static CausalLM load(Path folder, NDManager manager) {
         ModelConfig config = ConfigIO.read(folder);
+        LOG.debug("before loading {}: {}", folder, ProcessMemory.now());
+        long start = System.nanoTime();
+        CausalLM model;
+        long parameters = 0;
         try (SafetensorsCheckpoint weights = SafetensorsCheckpoint.open(folder);
                 Progress progress = Progress.bytes("loading " + folder.getFileName(), weights.tensorBytes())) {
-            return HfCheckpoint.load(config, weights, manager, progress::stepTo);
+            model = HfCheckpoint.load(config, weights, manager, progress::stepTo);
+            for (var l : weights.tensors().values()) {
+                parameters += l.info().numel();
+            }
         }
+        LOG.debug("loaded {} parameters ({} MiB as float32) in {} s; {}", String.format("%,d", parameters),
+                parameters * 4 >> 20, String.format("%.1f", (System.nanoTime() - start) / 1e9), ProcessMemory.now());
+        return model;
     }
 }

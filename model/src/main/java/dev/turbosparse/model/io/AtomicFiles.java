@@ -19,6 +19,8 @@ public final class AtomicFiles {
     /** Suffix of the temporary files; readers of a folder ignore names that end with it. */
     public static final String TEMP_SUFFIX = ".tmp";
 
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+
     private AtomicFiles() {}
 
     /** Writes what {@code body} produces on a channel. */
@@ -34,10 +36,12 @@ public final class AtomicFiles {
     public static void write(Path target, ChannelWriter body) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", TEMP_SUFFIX);
+        // Not Files.createTempFile: that makes owner-only files, and a checkpoint must be readable as the umask says.
+        Path tmp = dir.resolve("." + target.getFileName() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36)
+                + TEMP_SUFFIX);
         boolean done = false;
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 body.write(ch);
                 ch.force(true);
             }

@@ -1,0 +1,54 @@
+package dev.turbosparse.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+class GenerateCommandTest {
+
+    private static CliRun generate(String... extra) {
+        String[] base = {"generate", "--model", CliRun.tinyModel().toString(), "--prompt", "Sparse activations",
+            "--max-tokens", "12"};
+        String[] args = new String[base.length + extra.length];
+        System.arraycopy(base, 0, args, 0, base.length);
+        System.arraycopy(extra, 0, args, base.length, extra.length);
+        return CliRun.of(args);
+    }
+
+    @Test
+    void greedyStreamsTheSameContinuationEveryTime() {
+        CliRun a = generate();
+        assertEquals(0, a.exit(), a.err());
+        assertTrue(a.out().startsWith("Sparse activations"), a.out());
+        assertTrue(a.out().strip().length() > "Sparse activations".length(), "something was generated: " + a.out());
+        assertTrue(a.err().contains("generated 12 tokens") || a.err().contains("(stopped at EOS)"), a.err());
+        assertEquals(a.out(), generate().out());
+    }
+
+    @Test
+    void seededSamplingIsReproducible() {
+        CliRun a = generate("--temperature", "1.0", "--top-p", "0.95", "--seed", "3");
+        CliRun b = generate("--temperature", "1.0", "--top-p", "0.95", "--seed", "3");
+        CliRun c = generate("--temperature", "1.0", "--top-p", "0.95", "--seed", "4");
+        assertEquals(0, a.exit(), a.err());
+        assertEquals(a.out(), b.out());
+        assertNotEquals(a.out(), c.out(), "another seed, another text");
+    }
+
+    @Test
+    void aPromptLongerThanTheContextIsRefused() {
+        CliRun run = CliRun.of("generate", "--model", CliRun.tinyModel().toString(), "--prompt", "word ".repeat(600));
+        assertEquals(1, run.exit());
+        assertTrue(run.errorLine().matches("generate: the prompt has \\d+ tokens; the model's context holds 512 .*"),
+                run.err());
+    }
+
+    @Test
+    void badSamplingSettingsAreRefused() {
+        CliRun run = generate("--top-p", "0");
+        assertEquals(1, run.exit());
+        assertEquals("generate: top-p must be in (0, 1], got 0.0", run.errorLine());
+    }
+}

@@ -1,0 +1,84 @@
+package dev.turbosparse.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+
+import dev.turbosparse.model.safetensors.SafetensorsFile;
+
+import java.util.Arrays;
+import java.util.stream.Collectors;
+
+import org.junit.jupiter.api.Test;
+
+class LogitsCommandTest {
+
+    @Test
+    void jsonContractGivesTheReferenceLogits() throws Exception {
+        long[] ids;
+        float[] reference;
+        try (SafetensorsFile ref = SafetensorsFile.open(CliRun.parity("mixtral").resolve("reference.safetensors"))) {
+            ids = Arrays.copyOf(ref.readLongs("input_ids"), 20); // first sequence
+            reference = Arrays.copyOf(ref.readFloats("logits"), 20 * 512);
+        }
+        String tokens = Arrays.stream(ids).mapToObj(Long::toString).collect(Collectors.joining(","));
+        CliRun run = CliRun.of("logits", "--model", CliRun.parity("mixtral").toString(), "--tokens", tokens,
+                "--format", "json");
+        assertEquals(0, run.exit(), run.err());
+        JsonNode json = JsonMapper.builder().build().readTree(run.out());
+        assertEquals(2, json.size(), "exactly the keys tokens and logits");
+        assertEquals(20, json.get("tokens").size());
+        assertEquals(ids[3], json.get("tokens").get(3).asLong());
+        JsonNode logits = json.get("logits");
+        assertEquals(20, logits.size(), "one row per position");
+        double worst = 0;
+        for (int p = 0; p < 20; p++) {
+            assertEquals(512, logits.get(p).size(), "vocab_size floats per row");
+            for (int v = 0; v < 512; v++) {
+                worst = Math.max(worst, Math.abs(logits.get(p).get(v).floatValue() - reference[p * 512 + v]));
+            }
+        }
+        assertTrue(worst < 1e-4 * 8.2, "max |logit - reference| = " + worst);
+        assertEquals(1, run.out().lines().count(), "one JSON object on one line");
+    }
+
+    @Test
+    void textFormatListsTopTokens() {
+        CliRun run = CliRun.of("logits", "--model", CliRun.parity("mistral").toString(), "--tokens", "462,314",
+                "--top", "3");
+        assertEquals(0, run.exit(), run.err());
+        assertTrue(run.out().startsWith("position 0 token 462 -> top "), run.out());
+        assertEquals(2, run.out().lines().count());
+    }
+
+    @Test
+    void badInputGivesOneLineAndANonZeroExit() {
+        String model = CliRun.parity("mistral").toString();
+        CliRun run = CliRun.of("logits", "--model", model, "--tokens", "1,512", "--format", "json");
+        assertEquals(1, run.exit());
+        assertTrue(run.errorLine().startsWith("logits: --tokens: id 512 at position 1 is outside the vocabulary [0, 512)"),
+                run.err());
+        assertEquals("", run.out());
+
+        run = CliRun.of("logits", "--model", model, "--tokens", "1,x");
+        assertEquals(2, run.exit());
+        assertTrue(run.err().contains("'x'"), run.err());
+
+        run = CliRun.of("logits", "--model", model + "-missing", "--tokens", "1");
+        assertEquals(1, run.exit());
+        assertTrue(run.errorLine().endsWith("mistral-missing: not found"), run.err());
+
+        run = CliRun.of("logits", "--model", model, "--tokens", "1", "--mode", "exact");
+        assertEquals(1, run.exit());
+        assertTrue(run.errorLine().contains("--mode exact skips neurons"), run.err());
+
+        run = CliRun.of("logits", "--model", model + "/model.f32.gguf", "--tokens", "1");
+        assertEquals(1, run.exit());
+        assertTrue(run.errorLine().contains("a GGUF file"), run.err());
+        for (String line : run.err().lines().toList()) {
+            assertTrue(!line.startsWith("\tat "), "no stack trace: " + run.err());
+        }
+    }
+}
