@@ -64,7 +64,7 @@ final class GenerateCommand implements Callable<Integer> {
         Path folder = Models.checkpointFolder(model);
         PrintStream out = Output.stdout();
         try (Tokenizer tokenizer = Tokenizer.load(folder); NDManager manager = NDManager.newBaseManager();
-                CausalLM lm = Models.load(folder, manager)) {
+                CausalLM lm = new Models.ModelPath(folder, false).load(manager)) {
             if (tokenizer.vocabSize() > lm.config().vocabSize()) {
                 throw new Cli.UserError(folder + ": tokenizer.json has " + tokenizer.vocabSize()
                         + " tokens but config.json's vocab_size is " + lm.config().vocabSize());

@@ -5,13 +5,17 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.turbosparse.model.config.ConfigIO;
 import dev.turbosparse.model.config.ModelConfig;
+import dev.turbosparse.model.gguf.GgufFile;
+import dev.turbosparse.model.gguf.LlamaGguf;
 import dev.turbosparse.model.nn.HfWeightMap;
 import dev.turbosparse.model.safetensors.SafetensorsCheckpoint;
-import dev.turbosparse.model.safetensors.TensorInfo;
 import dev.turbosparse.model.tokenizer.Tokenizer;
 
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Locale;
@@ -32,7 +36,7 @@ final class InspectCommand implements Callable<Integer> {
     enum Format { text, json }
 
     @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "Hugging Face checkpoint folder (config.json + safetensors).")
+            description = "Hugging Face checkpoint folder (config.json + safetensors), or a GGUF file.")
     Path model;
 
     @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
@@ -42,31 +46,51 @@ final class InspectCommand implements Callable<Integer> {
     record Summary(ModelConfig config, Map<String, Long> parameters, long activePerToken, Map<String, Long> dtypes,
             int files, long bytesOnDisk, int missing, String firstMissing) {}
 
+    /** One stored tensor: its role (null if the config does not expect it), element count and storage type. */
+    record TensorStat(HfWeightMap.Role role, long numel, String dtype) {}
+
     static Summary summarize(ModelConfig config, SafetensorsCheckpoint weights) {
         Map<String, HfWeightMap.Role> roleOf = new HashMap<>();
         for (HfWeightMap.Entry e : HfWeightMap.entries(config)) {
             roleOf.put(e.hfName(), e.role());
         }
+        List<TensorStat> stats = new ArrayList<>();
+        for (SafetensorsCheckpoint.Located l : weights.tensors().values()) {
+            stats.add(new TensorStat(roleOf.get(l.info().name()), l.info().numel(), l.info().dtype().name()));
+        }
+        List<String> missing = roleOf.keySet().stream().filter(n -> !weights.contains(n)).sorted().toList();
+        return summarize(config, stats, weights.files().size(), weights.fileBytes(), missing);
+    }
+
+    static Summary summarize(ModelConfig config, GgufFile gguf) throws java.io.IOException {
+        Map<String, HfWeightMap.Role> roleOf = new HashMap<>();
+        List<String> missing = new ArrayList<>();
+        for (HfWeightMap.Entry e : HfWeightMap.entries(config)) {
+            String name = LlamaGguf.locate(e.hfName()).gguf();
+            roleOf.put(name, e.role());
+            if (!gguf.tensors().containsKey(name)) {
+                missing.add(name);
+            }
+        }
+        List<TensorStat> stats = new ArrayList<>();
+        for (GgufFile.TensorInfo t : gguf.tensors().values()) {
+            stats.add(new TensorStat(roleOf.get(t.name()), t.numel(), t.type().name()));
+        }
+        return summarize(config, stats, 1, Files.size(gguf.path()), missing.stream().distinct().sorted().toList());
+    }
+
+    private static Summary summarize(ModelConfig config, List<TensorStat> tensors, int files, long bytesOnDisk,
+            List<String> missing) {
         Map<HfWeightMap.Role, Long> byRole = new EnumMap<>(HfWeightMap.Role.class);
         long other = 0;
         Map<String, Long> dtypes = new TreeMap<>();
-        for (SafetensorsCheckpoint.Located l : weights.tensors().values()) {
-            TensorInfo t = l.info();
-            HfWeightMap.Role role = roleOf.get(t.name());
-            if (role == null) {
+        for (TensorStat t : tensors) {
+            if (t.role() == null) {
                 other += t.numel();
             } else {
-                byRole.merge(role, t.numel(), Long::sum);
+                byRole.merge(t.role(), t.numel(), Long::sum);
             }
-            dtypes.merge(t.dtype().name(), t.numel(), Long::sum);
-        }
-        int missing = 0;
-        String firstMissing = null;
-        for (String name : roleOf.keySet().stream().sorted().toList()) {
-            if (!weights.contains(name)) {
-                missing++;
-                firstMissing = firstMissing == null ? name : firstMissing;
-            }
+            dtypes.merge(t.dtype(), t.numel(), Long::sum);
         }
         Map<String, Long> params = new java.util.LinkedHashMap<>();
         params.put("embeddings", byRole.getOrDefault(HfWeightMap.Role.EMBEDDING, 0L));
@@ -81,24 +105,31 @@ final class InspectCommand implements Callable<Integer> {
         // A token reads the FFN of its top-k experts only (before any activation sparsity).
         long ffn = params.get("ffn");
         long active = total - ffn + ffn * config.expertsPerToken() / config.numExperts();
-        return new Summary(config, params, active, dtypes, weights.files().size(), weights.fileBytes(), missing,
-                firstMissing);
+        return new Summary(config, params, active, dtypes, files, bytesOnDisk, missing.size(),
+                missing.isEmpty() ? null : missing.getFirst());
     }
 
     @Override
     public Integer call() throws Exception {
-        Path folder = Models.checkpointFolder(model);
-        ModelConfig c = ConfigIO.read(folder);
+        Models.ModelPath source = Models.resolve(model);
+        ModelConfig c = source.config();
         Summary s;
-        try (SafetensorsCheckpoint weights = SafetensorsCheckpoint.open(folder)) {
-            s = summarize(c, weights);
+        TokenizerInfo tok = null;
+        if (source.gguf()) {
+            try (GgufFile g = GgufFile.open(source.path())) {
+                s = summarize(c, g);
+            }
+        } else {
+            try (SafetensorsCheckpoint weights = SafetensorsCheckpoint.open(source.path())) {
+                s = summarize(c, weights);
+            }
+            tok = Tokenizer.exists(source.path()) ? TokenizerInfo.of(source.path()) : null;
         }
-        TokenizerInfo tok = Tokenizer.exists(folder) ? TokenizerInfo.of(folder) : null;
         PrintStream out = Output.stdout();
         if (format == Format.json) {
-            out.println(json(folder, s, tok));
+            out.println(json(source.path(), s, tok));
         } else {
-            text(out, folder, s, tok);
+            text(out, source, s, tok);
         }
         out.flush();
         return 0;
@@ -146,9 +177,9 @@ final class InspectCommand implements Callable<Integer> {
         return m.writerWithDefaultPrettyPrinter().writeValueAsString(root);
     }
 
-    private static void text(PrintStream out, Path folder, Summary s, TokenizerInfo tok) {
+    private static void text(PrintStream out, Models.ModelPath source, Summary s, TokenizerInfo tok) {
         ModelConfig c = s.config();
-        out.printf("model        %s%n", folder);
+        out.printf("model        %s%s%n", source.path(), source.gguf() ? " (GGUF, llama architecture)" : "");
         out.printf("architecture %s (model_type %s)%n", String.join(", ", c.architectures()), c.modelType());
         out.printf("shape        %d layers, hidden %d, intermediate %d, %d heads (%d KV, head_dim %d), vocab %d%n",
                 c.numHiddenLayers(), c.hiddenSize(), c.intermediateSize(), c.numAttentionHeads(),
@@ -159,8 +190,9 @@ final class InspectCommand implements Callable<Integer> {
         out.printf("ffn          %s (hidden_act %s%s)%s%n", c.activation().paperName(), c.hiddenAct(),
                 c.ffnActivation() == null ? "" : ", ffn_activation " + c.ffnActivation(),
                 c.isMoe() ? ", " + c.numExperts() + " experts, " + c.expertsPerToken() + " per token" : "");
-        out.printf("weights      %d file(s), %s on disk, %s, torch_dtype %s%s%n", s.files(), bytes(s.bytesOnDisk()),
-                dtypeText(s.dtypes()), c.torchDtype(), c.tieWordEmbeddings() ? ", tied embeddings" : "");
+        out.printf("weights      %d file(s), %s on disk, %s%s%s%n", s.files(), bytes(s.bytesOnDisk()),
+                dtypeText(s.dtypes()), c.torchDtype() == null ? "" : ", torch_dtype " + c.torchDtype(),
+                c.tieWordEmbeddings() ? ", tied embeddings" : "");
         if (s.missing() > 0) {
             out.printf("WARNING      %d tensor(s) the config implies are missing, first %s%n", s.missing(),
                     s.firstMissing());
@@ -182,7 +214,8 @@ final class InspectCommand implements Callable<Integer> {
                     tok.addsBos() ? " (added)" : "", tok.eos(), tok.fingerprint().substring(0, 12),
                     tok.chat() ? ", chat template" : "");
         } else {
-            out.println("tokenizer    none (no tokenizer.json)");
+            out.println(source.gguf() ? "tokenizer    not read (GGUF tokenizers arrive with the runtime)"
+                    : "tokenizer    none (no tokenizer.json)");
         }
     }
 

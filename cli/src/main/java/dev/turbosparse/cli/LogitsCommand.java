@@ -38,7 +38,8 @@ final class LogitsCommand implements Callable<Integer> {
     enum Format { json, text }
 
     @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "Hugging Face checkpoint folder (config.json + safetensors).")
+            description = "Hugging Face checkpoint folder (config.json + safetensors), or a GGUF file"
+                + " (llama architecture: F32, F16, BF16, Q8_0, Q4_0).")
     Path model;
 
     @Option(names = "--tokens", required = true, split = ",", paramLabel = "IDS",
@@ -70,17 +71,17 @@ final class LogitsCommand implements Callable<Integer> {
             throw new Cli.UserError("--mode " + mode + " skips neurons and needs the sparse runtime engine, which this"
                     + " build does not have yet; the " + engine + " engine computes --mode dense");
         }
-        Path folder = Models.checkpointFolder(model);
-        int vocabSize = dev.turbosparse.model.config.ConfigIO.read(folder).vocabSize();
+        Models.ModelPath source = Models.resolve(model);
+        int vocabSize = source.config().vocabSize();
         for (int i = 0; i < tokens.length; i++) {
             if (tokens[i] < 0 || tokens[i] >= vocabSize) {
                 throw new Cli.UserError("--tokens: id " + tokens[i] + " at position " + i
-                        + " is outside the vocabulary [0, " + vocabSize + ") of " + folder);
+                        + " is outside the vocabulary [0, " + vocabSize + ") of " + source.path());
             }
         }
         float[] logits;
         int vocab;
-        try (NDManager manager = NDManager.newBaseManager(); CausalLM lm = Models.load(folder, manager);
+        try (NDManager manager = NDManager.newBaseManager(); CausalLM lm = source.load(manager);
                 NDManager step = manager.newSubManager()) {
             vocab = lm.config().vocabSize();
             NDArray ids = TorchTensors.longs(step, tokens, new Shape(1, tokens.length));

@@ -5,7 +5,10 @@ import ai.djl.ndarray.NDManager;
 import dev.turbosparse.model.HfCheckpoint;
 import dev.turbosparse.model.config.ConfigIO;
 import dev.turbosparse.model.config.ModelConfig;
+import dev.turbosparse.model.gguf.GgufFile;
+import dev.turbosparse.model.gguf.LlamaGguf;
 import dev.turbosparse.model.nn.CausalLM;
+import dev.turbosparse.model.nn.HfWeightMap;
 import dev.turbosparse.model.safetensors.SafetensorsCheckpoint;
 
 import java.io.IOException;
@@ -15,12 +18,63 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 
-/** Model paths as users give them, and loading with progress. */
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+/** Model paths as users give them (a Hugging Face checkpoint folder or a GGUF file), and loading with progress. */
 final class Models {
 
-    private static final org.apache.logging.log4j.Logger LOG = org.apache.logging.log4j.LogManager.getLogger(Models.class);
+    private static final Logger LOG = LogManager.getLogger(Models.class);
 
     private Models() {}
+
+    /** A model on disk: an HF checkpoint folder, or a GGUF file. */
+    record ModelPath(Path path, boolean gguf) {
+
+        ModelConfig config() {
+            if (!gguf) {
+                return ConfigIO.read(path);
+            }
+            try (GgufFile g = GgufFile.open(path)) {
+                return LlamaGguf.config(g);
+            }
+        }
+
+        /**
+         * Loads the model into a float32 DJL model with a progress bar, logging the process's memory before and after
+         * at debug level (--verbose).
+         */
+        CausalLM load(NDManager manager) {
+            LOG.debug("before loading {}: {}", path, ProcessMemory.now());
+            long start = System.nanoTime();
+            CausalLM model;
+            if (gguf) {
+                ModelConfig c = config();
+                long total = HfWeightMap.entries(c).stream().mapToLong(HfWeightMap.Entry::numel).sum();
+                try (Progress progress = Progress.count("loading " + path.getFileName(), total, "weights")) {
+                    model = LlamaGguf.load(path, manager, progress::stepTo);
+                }
+            } else {
+                ModelConfig config = ConfigIO.read(path);
+                try (SafetensorsCheckpoint weights = SafetensorsCheckpoint.open(path);
+                        Progress progress = Progress.bytes("loading " + path.getFileName(), weights.tensorBytes())) {
+                    model = HfCheckpoint.load(config, weights, manager, progress::stepTo);
+                }
+            }
+            long parameters = HfWeightMap.entries(model.config()).stream().mapToLong(HfWeightMap.Entry::numel).sum();
+            LOG.debug("loaded {} parameters ({} MiB as float32) in {} s; {}", String.format("%,d", parameters),
+                    parameters * 4 >> 20, String.format("%.1f", (System.nanoTime() - start) / 1e9), ProcessMemory.now());
+            return model;
+        }
+    }
+
+    /** A model path: a GGUF file, or a Hugging Face checkpoint folder (or a config.json/safetensors file in one). */
+    static ModelPath resolve(Path path) {
+        if (Files.isRegularFile(path) && isGguf(path)) {
+            return new ModelPath(path, true);
+        }
+        return new ModelPath(checkpointFolder(path), false);
+    }
 
     /**
      * The Hugging Face checkpoint folder a path names: the folder itself, or the folder of a config.json or
@@ -32,8 +86,8 @@ final class Models {
         }
         if (Files.isRegularFile(path)) {
             if (isGguf(path)) {
-                throw new Cli.UserError(path + ": a GGUF file; this build reads Hugging Face checkpoint folders"
-                        + " (config.json + safetensors), GGUF arrives with the sparse runtime");
+                throw new Cli.UserError(path + ": a GGUF file; this command needs a Hugging Face checkpoint folder"
+                        + " (config.json, safetensors and tokenizer.json)");
             }
             String name = path.getFileName().toString();
             if (name.equals(ConfigIO.FILE_NAME) || name.endsWith(".safetensors")
@@ -41,7 +95,7 @@ final class Models {
                 path = path.toAbsolutePath().getParent();
             } else {
                 throw new Cli.UserError(path + ": not a model; give a Hugging Face checkpoint folder (config.json"
-                        + " and model.safetensors)");
+                        + " and model.safetensors) or a GGUF file");
             }
         }
         if (!Files.isRegularFile(path.resolve(ConfigIO.FILE_NAME))) {
@@ -57,27 +111,5 @@ final class Models {
         } catch (IOException e) {
             return false;
         }
-    }
-
-    /**
-     * Loads a checkpoint folder into a float32 DJL model, with a progress bar over the weight bytes. Logs the
-     * process's memory before and after at debug level (--verbose).
-     */
-    static CausalLM load(Path folder, NDManager manager) {
-        ModelConfig config = ConfigIO.read(folder);
-        LOG.debug("before loading {}: {}", folder, ProcessMemory.now());
-        long start = System.nanoTime();
-        CausalLM model;
-        long parameters = 0;
-        try (SafetensorsCheckpoint weights = SafetensorsCheckpoint.open(folder);
-                Progress progress = Progress.bytes("loading " + folder.getFileName(), weights.tensorBytes())) {
-            model = HfCheckpoint.load(config, weights, manager, progress::stepTo);
-            for (var l : weights.tensors().values()) {
-                parameters += l.info().numel();
-            }
-        }
-        LOG.debug("loaded {} parameters ({} MiB as float32) in {} s; {}", String.format("%,d", parameters),
-                parameters * 4 >> 20, String.format("%.1f", (System.nanoTime() - start) / 1e9), ProcessMemory.now());
-        return model;
     }
 }

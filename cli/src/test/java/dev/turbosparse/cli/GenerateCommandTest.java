@@ -46,6 +46,14 @@ class GenerateCommandTest {
     }
 
     @Test
+    void aGgufModelIsRefusedForItsMissingTokenizer() {
+        CliRun run = CliRun.of("generate", "--model", CliRun.parity("mistral").resolve("model.f32.gguf").toString(),
+                "--prompt", "x");
+        assertEquals(1, run.exit());
+        assertTrue(run.errorLine().contains("a GGUF file; this command needs a Hugging Face checkpoint folder"), run.err());
+    }
+
+    @Test
     void badSamplingSettingsAreRefused() {
         CliRun run = generate("--top-p", "0");
         assertEquals(1, run.exit());

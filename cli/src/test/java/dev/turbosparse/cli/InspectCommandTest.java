@@ -45,6 +45,17 @@ class InspectCommandTest {
     }
 
     @Test
+    void aGgufFileCountsTheSameParameters() throws Exception {
+        CliRun run = CliRun.of("inspect", "--model", CliRun.parity("mixtral").resolve("model.f32.gguf").toString(),
+                "--format", "json");
+        assertEquals(0, run.exit(), run.err());
+        JsonNode root = JSON.readTree(run.out());
+        assertEquals(385_856, root.get("parameters").get("total").asLong());
+        assertEquals(294_912, root.get("parameters").get("ffn").asLong());
+        assertEquals(385_856, root.get("weights").get("dtypes").get("F32").asLong());
+    }
+
+    @Test
     void textOfTheBundledModel() {
         CliRun run = CliRun.of("inspect", "--model", CliRun.tinyModel().toString());
         assertEquals(0, run.exit(), run.err());

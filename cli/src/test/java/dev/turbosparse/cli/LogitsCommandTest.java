@@ -45,6 +45,25 @@ class LogitsCommandTest {
     }
 
     @Test
+    void aGgufFileGivesLlamaCppsLogits() throws Exception {
+        float[] llamaCpp;
+        try (SafetensorsFile ref = SafetensorsFile.open(CliRun.parity("mistral").resolve("reference.safetensors"))) {
+            llamaCpp = Arrays.copyOf(ref.readFloats("logits_llamacpp"), 8 * 512);
+        }
+        CliRun run = CliRun.of("logits", "--model", CliRun.parity("mistral").resolve("model.f32.gguf").toString(),
+                "--tokens", "462,314,420,10,261,98,393,439", "--format", "json");
+        assertEquals(0, run.exit(), run.err());
+        JsonNode logits = JsonMapper.builder().build().readTree(run.out()).get("logits");
+        double worst = 0;
+        for (int p = 0; p < 8; p++) {
+            for (int v = 0; v < 512; v++) {
+                worst = Math.max(worst, Math.abs(logits.get(p).get(v).floatValue() - llamaCpp[p * 512 + v]));
+            }
+        }
+        assertTrue(worst < 1e-4 * 9.2, "max |logit - llama.cpp| = " + worst);
+    }
+
+    @Test
     void textFormatListsTopTokens() {
         CliRun run = CliRun.of("logits", "--model", CliRun.parity("mistral").toString(), "--tokens", "462,314",
                 "--top", "3");
@@ -74,9 +93,9 @@ class LogitsCommandTest {
         assertEquals(1, run.exit());
         assertTrue(run.errorLine().contains("--mode exact skips neurons"), run.err());
 
-        run = CliRun.of("logits", "--model", model + "/model.f32.gguf", "--tokens", "1");
+        run = CliRun.of("logits", "--model", model + "/config.txt", "--tokens", "1");
         assertEquals(1, run.exit());
-        assertTrue(run.errorLine().contains("a GGUF file"), run.err());
+        assertTrue(run.errorLine().endsWith("config.txt: not found"), run.err());
         for (String line : run.err().lines().toList()) {
             assertTrue(!line.startsWith("\tat "), "no stack trace: " + run.err());
         }

@@ -1,0 +1,437 @@
+package dev.turbosparse.model.gguf;
+
+import dev.turbosparse.model.io.ModelFormatException;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A GGUF file (llama.cpp's container, versions 2 and 3), memory-mapped. The header is parsed with every length,
+ * count and offset checked against the file size before it is used: a damaged or hostile file gives a one-line
+ * {@link ModelFormatException} naming the file and the field or tensor, never an out-of-memory error or a crash.
+ *
+ * <p>Layout: magic "GGUF", u32 version, u64 tensor count, u64 metadata count, the metadata key/values, the tensor
+ * infos (name, u32 n_dims, u64 dims (fastest first), u32 ggml type, u64 offset), padding to {@code general.alignment}
+ * (default 32), then the tensor data.
+ */
+public final class GgufFile implements AutoCloseable {
+
+    /** The most dimensions ggml supports. */
+    public static final int MAX_DIMS = 4;
+    /** The longest tensor name ggml accepts. */
+    public static final int MAX_NAME_BYTES = 64;
+
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfDouble DOUBLE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /**
+     * One tensor: dims in ggml order (dims[0] is the contiguous row length, so the row-major shape is the reverse),
+     * its type, and where its bytes lie in the file.
+     */
+    public record TensorInfo(String name, long[] dims, GgmlType type, long fileOffset, long byteSize) {
+        public TensorInfo {
+            dims = dims.clone();
+        }
+
+        @Override
+        public long[] dims() {
+            return dims.clone();
+        }
+
+        /** The row-major (PyTorch/safetensors) shape: dims reversed. */
+        public long[] shape() {
+            long[] s = new long[dims.length];
+            for (int i = 0; i < dims.length; i++) {
+                s[i] = dims[dims.length - 1 - i];
+            }
+            return s;
+        }
+
+        public long numel() {
+            long n = 1;
+            for (long d : dims) {
+                n *= d;
+            }
+            return n;
+        }
+    }
+
+    private final Path path;
+    private final Arena arena;
+    private final MemorySegment file;
+    private final int version;
+    private final Map<String, Object> metadata;
+    private final Map<String, TensorInfo> tensors;
+
+    private GgufFile(Path path, Arena arena, MemorySegment file, int version, Map<String, Object> metadata,
+            Map<String, TensorInfo> tensors) {
+        this.path = path;
+        this.arena = arena;
+        this.file = file;
+        this.version = version;
+        this.metadata = metadata;
+        this.tensors = tensors;
+    }
+
+    /** Opens and validates a GGUF file. */
+    public static GgufFile open(Path path) {
+        Arena arena = Arena.ofShared();
+        boolean ok = false;
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size < 24) {
+                throw bad(path, "truncated: " + size + " bytes, shorter than a GGUF header (24 bytes)");
+            }
+            MemorySegment file = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            Parser p = new Parser(path, file);
+            GgufFile g = p.parse(arena);
+            ok = true;
+            return g;
+        } catch (NoSuchFileException e) {
+            throw bad(path, "not found");
+        } catch (IOException e) {
+            throw bad(path, "cannot read: " + e.getMessage());
+        } finally {
+            if (!ok) {
+                arena.close();
+            }
+        }
+    }
+
+    /** A tensor info as read, before its offset is checked against the data section. */
+    private record Pending(String name, long[] dims, GgmlType type, long offset) {}
+
+    /** Reads the header with a cursor that never goes past the file's end. */
+    private static final class Parser {
+        private final Path path;
+        private final MemorySegment file;
+        private final long size;
+        private long pos;
+        private String where = "header";
+
+        Parser(Path path, MemorySegment file) {
+            this.path = path;
+            this.file = file;
+            this.size = file.byteSize();
+        }
+
+        GgufFile parse(Arena arena) {
+            byte[] magic = new byte[4];
+            MemorySegment.copy(file, ValueLayout.JAVA_BYTE, 0, magic, 0, 4);
+            if (!Arrays.equals(magic, "GGUF".getBytes(StandardCharsets.US_ASCII))) {
+                throw bad(path, "not a GGUF file: magic is " + printable(magic) + ", expected \"GGUF\"");
+            }
+            pos = 4;
+            int version = u32("version");
+            if (version != 2 && version != 3) {
+                throw bad(path, "GGUF version " + Integer.toUnsignedString(version)
+                        + " is not supported (this reader handles versions 2 and 3)");
+            }
+            long tensorCount = count("tensor_count", 8 + 4 + 8 + 4 + 8); // smallest tensor info: name, dims, type, offset
+            long kvCount = count("metadata_kv_count", 8 + 4 + 1);
+            Map<String, Object> metadata = new LinkedHashMap<>();
+            for (long i = 0; i < kvCount; i++) {
+                where = "metadata entry " + i;
+                String key = string("key");
+                where = "metadata '" + key + "'";
+                int type = u32("value type");
+                if (metadata.put(key, value(type, 0)) != null) {
+                    throw bad(path, "metadata key '" + key + "' appears twice");
+                }
+            }
+            long alignment = 32;
+            Object a = metadata.get("general.alignment");
+            if (a != null) {
+                if (!(a instanceof Long al) || al <= 0 || al % 8 != 0 || al > (1 << 20)) {
+                    throw bad(path, "metadata 'general.alignment' must be a positive multiple of 8, got " + a);
+                }
+                alignment = al;
+            }
+            List<Pending> pending = new ArrayList<>();
+            for (long i = 0; i < tensorCount; i++) {
+                where = "tensor info " + i;
+                String name = string("name");
+                if (name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
+                    throw bad(path, "tensor '" + name + "': name longer than " + MAX_NAME_BYTES + " bytes");
+                }
+                where = "tensor '" + name + "'";
+                int nDims = u32("n_dimensions");
+                if (nDims < 1 || nDims > MAX_DIMS) {
+                    throw bad(path, where + ": " + Integer.toUnsignedString(nDims) + " dimensions; ggml allows 1 to "
+                            + MAX_DIMS);
+                }
+                long[] dims = new long[nDims];
+                for (int d = 0; d < nDims; d++) {
+                    dims[d] = u64("dimension " + d);
+                    if (dims[d] <= 0 || dims[d] > size * 8) {
+                        throw bad(path, where + ": dimension " + d + " is " + Long.toUnsignedString(dims[d]));
+                    }
+                }
+                int typeId = u32("type");
+                GgmlType type = GgmlType.of(typeId);
+                if (type == null) {
+                    throw bad(path, where + ": unknown or unsupported ggml type " + Integer.toUnsignedString(typeId)
+                            + " (this reader handles F32, F16, BF16, Q8_0 and Q4_0)");
+                }
+                pending.add(new Pending(name, dims, type, u64("offset")));
+            }
+            long dataStart = align(pos, alignment);
+            Map<String, TensorInfo> tensors = new LinkedHashMap<>();
+            for (Pending t : pending) {
+                String name = t.name();
+                long offset = t.offset();
+                long[] dims = t.dims();
+                GgmlType type = t.type();
+                long numel;
+                long bytes;
+                try {
+                    numel = 1;
+                    for (long d : dims) {
+                        numel = Math.multiplyExact(numel, d);
+                    }
+                    if (dims[0] % type.blockElements() != 0) {
+                        throw bad(path, "tensor '" + name + "': rows of " + dims[0] + " elements are not whole " + type
+                                + " blocks of " + type.blockElements());
+                    }
+                    bytes = type.bytesFor(numel);
+                } catch (ArithmeticException e) {
+                    throw bad(path, "tensor '" + name + "': dimensions " + Arrays.toString(dims) + " are too large");
+                }
+                if (offset < 0 || offset % alignment != 0) {
+                    throw bad(path, "tensor '" + name + "': offset " + Long.toUnsignedString(offset)
+                            + " is not a multiple of the alignment " + alignment);
+                }
+                if (offset > size - dataStart || bytes > size - dataStart - offset) {
+                    throw bad(path, "tensor '" + name + "': data [" + Long.toUnsignedString(offset) + ", +" + bytes
+                            + ") lies beyond the end of the file (" + (size - dataStart)
+                            + " bytes of tensor data; truncated?)");
+                }
+                if (tensors.put(name, new TensorInfo(name, dims, type, dataStart + offset, bytes)) != null) {
+                    throw bad(path, "tensor '" + name + "' appears twice");
+                }
+            }
+            checkNoOverlap(tensors);
+            return new GgufFile(path, arena, file, version, Collections.unmodifiableMap(metadata),
+                    Collections.unmodifiableMap(tensors));
+        }
+
+        private void checkNoOverlap(Map<String, TensorInfo> tensors) {
+            List<TensorInfo> sorted = new ArrayList<>(tensors.values());
+            sorted.sort(Comparator.comparingLong(TensorInfo::fileOffset));
+            for (int i = 1; i < sorted.size(); i++) {
+                TensorInfo prev = sorted.get(i - 1);
+                if (sorted.get(i).fileOffset() < prev.fileOffset() + prev.byteSize()) {
+                    throw bad(path, "tensor '" + sorted.get(i).name() + "' overlaps tensor '" + prev.name() + "'");
+                }
+            }
+        }
+
+        private Object value(int type, int depth) {
+            return switch (type) {
+                case 0 -> (long) Byte.toUnsignedInt(bytes(1).get(ValueLayout.JAVA_BYTE, 0));
+                case 1 -> (long) bytes(1).get(ValueLayout.JAVA_BYTE, 0);
+                case 2 -> (long) Short.toUnsignedInt(bytes(2).get(SHORT, 0));
+                case 3 -> (long) bytes(2).get(SHORT, 0);
+                case 4 -> Integer.toUnsignedLong(bytes(4).get(INT, 0));
+                case 5 -> (long) bytes(4).get(INT, 0);
+                case 6 -> (double) bytes(4).get(FLOAT, 0);
+                case 7 -> {
+                    byte b = bytes(1).get(ValueLayout.JAVA_BYTE, 0);
+                    if (b != 0 && b != 1) {
+                        throw bad(path, where + ": a boolean must be 0 or 1, got " + b);
+                    }
+                    yield b == 1;
+                }
+                case 8 -> string("string value");
+                case 9 -> {
+                    if (depth > 4) {
+                        throw bad(path, where + ": arrays nested deeper than 4");
+                    }
+                    int elementType = u32("array element type");
+                    long n = count("array length", 1);
+                    List<Object> list = new ArrayList<>((int) Math.min(n, 1 << 16));
+                    for (long i = 0; i < n; i++) {
+                        list.add(value(elementType, depth + 1));
+                    }
+                    yield Collections.unmodifiableList(list);
+                }
+                case 10 -> bytes(8).get(LONG, 0); // uint64 above 2^63 reads negative; no model field gets there
+                case 11 -> bytes(8).get(LONG, 0);
+                case 12 -> bytes(8).get(DOUBLE, 0);
+                default -> throw bad(path, where + ": unknown metadata value type " + Integer.toUnsignedString(type));
+            };
+        }
+
+        private MemorySegment bytes(long n) {
+            if (n < 0 || n > size - pos) {
+                throw bad(path, where + ": needs " + Long.toUnsignedString(n) + " bytes at offset " + pos
+                        + ", past the end of the file (" + size + " bytes; truncated?)");
+            }
+            MemorySegment s = file.asSlice(pos, n);
+            pos += n;
+            return s;
+        }
+
+        private int u32(String field) {
+            String saved = where;
+            where = where + " " + field;
+            int v = bytes(4).get(INT, 0);
+            where = saved;
+            return v;
+        }
+
+        private long u64(String field) {
+            String saved = where;
+            where = where + " " + field;
+            long v = bytes(8).get(LONG, 0);
+            where = saved;
+            return v;
+        }
+
+        /** A count of items each at least {@code minBytes} long: checked against what the file can hold. */
+        private long count(String field, long minBytes) {
+            long n = u64(field);
+            if (n < 0 || n > (size - pos) / minBytes) {
+                throw bad(path, where + ": " + field + " " + Long.toUnsignedString(n) + " cannot fit in the "
+                        + (size - pos) + " bytes left of the file");
+            }
+            return n;
+        }
+
+        private String string(String field) {
+            long n = u64(field + " length");
+            MemorySegment s = bytes(n);
+            if (n > Integer.MAX_VALUE) {
+                throw bad(path, where + ": " + field + " of " + n + " bytes");
+            }
+            byte[] b = s.toArray(ValueLayout.JAVA_BYTE);
+            try {
+                return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(java.nio.ByteBuffer.wrap(b)).toString();
+            } catch (CharacterCodingException e) {
+                throw bad(path, where + ": " + field + " is not valid UTF-8");
+            }
+        }
+
+    }
+
+    static long align(long offset, long alignment) {
+        return offset + (alignment - offset % alignment) % alignment;
+    }
+
+    private static String printable(byte[] b) {
+        StringBuilder s = new StringBuilder("\"");
+        for (byte x : b) {
+            s.append(x >= 32 && x < 127 ? String.valueOf((char) x) : String.format("\\x%02x", x & 0xFF));
+        }
+        return s.append('"').toString();
+    }
+
+    static ModelFormatException bad(Path path, String what) {
+        return new ModelFormatException(path + ": " + what);
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public int version() {
+        return version;
+    }
+
+    /** Metadata values: Long for integers, Double for floats, Boolean, String, or an unmodifiable List. */
+    public Map<String, Object> metadata() {
+        return metadata;
+    }
+
+    public Map<String, TensorInfo> tensors() {
+        return tensors;
+    }
+
+    /** @throws ModelFormatException if the file has no tensor of that name */
+    public TensorInfo tensor(String name) {
+        TensorInfo t = tensors.get(name);
+        if (t == null) {
+            throw bad(path, "no tensor '" + name + "'");
+        }
+        return t;
+    }
+
+    /** The tensor's bytes in the mapping (no copy). */
+    public MemorySegment bytes(TensorInfo t) {
+        return file.asSlice(t.fileOffset(), t.byteSize());
+    }
+
+    /** Dequantizes or converts {@code count} elements from element {@code first} into float32 at {@code dst}. */
+    public void readFloat32(TensorInfo t, long first, long count, MemorySegment dst) {
+        if (first < 0 || count < 0 || first + count > t.numel()) {
+            throw new IndexOutOfBoundsException("elements [" + first + ", " + (first + count) + ") of tensor '"
+                    + t.name() + "' with " + t.numel());
+        }
+        t.type().toFloat32(bytes(t), first, dst, count);
+    }
+
+    /** A required integer metadata value. */
+    public long requireLong(String key) {
+        Object v = metadata.get(key);
+        if (!(v instanceof Long l)) {
+            throw bad(path, v == null ? "metadata '" + key + "' is missing" : "metadata '" + key + "' must be an integer, got " + v);
+        }
+        return l;
+    }
+
+    /** An integer metadata value, or {@code fallback} when absent. */
+    public long getLong(String key, long fallback) {
+        return metadata.containsKey(key) ? requireLong(key) : fallback;
+    }
+
+    /** A floating-point metadata value, or {@code fallback} when absent. */
+    public double getDouble(String key, double fallback) {
+        Object v = metadata.get(key);
+        if (v == null) {
+            return fallback;
+        }
+        if (v instanceof Double d) {
+            return d;
+        }
+        if (v instanceof Long l) {
+            return l;
+        }
+        throw bad(path, "metadata '" + key + "' must be a number, got " + v);
+    }
+
+    /** A string metadata value, or null when absent. */
+    public String getString(String key) {
+        Object v = metadata.get(key);
+        if (v != null && !(v instanceof String)) {
+            throw bad(path, "metadata '" + key + "' must be a string, got " + v);
+        }
+        return (String) v;
+    }
+
+    /** Unmaps the file; slices from {@link #bytes} fail afterwards with an exception, never a crash. */
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

@@ -1,0 +1,230 @@
+package dev.turbosparse.model.gguf;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import dev.turbosparse.model.config.ConfigIO;
+import dev.turbosparse.model.config.ModelConfig;
+import dev.turbosparse.model.io.ModelFormatException;
+import dev.turbosparse.model.nn.CausalLM;
+import dev.turbosparse.model.nn.HfWeightMap;
+import dev.turbosparse.model.safetensors.TensorInfo;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.LongConsumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Mistral and Mixtral as llama.cpp stores them: GGUF with {@code general.architecture = "llama"}, which is what
+ * {@code convert_hf_to_gguf.py} writes for both. The architecture implies SwiGLU and full attention, as llama.cpp
+ * computes it (llama.cpp's llama architecture ignores a sliding window).
+ *
+ * <p>{@link #TABLE} is the one map between HF and GGUF tensor names. Two transforms apply on the way:
+ * <ul>
+ *   <li>attn_q and attn_k rows are permuted within each head, from HF's rotate-half order [2, headDim/2] to llama.cpp's
+ *       interleaved pairs [headDim/2, 2];</li>
+ *   <li>the experts' w1/w3/w2 are stacked in ffn_gate_exps/ffn_up_exps/ffn_down_exps along a leading expert axis.</li>
+ * </ul>
+ */
+public final class LlamaGguf {
+
+    public static final String ARCHITECTURE = "llama";
+
+    /** How the rows of an HF tensor are arranged in the GGUF tensor. */
+    public enum Layout {
+        /** the same rows in the same order */
+        SAME,
+        /** q: rows permuted within each of num_attention_heads heads */
+        PERMUTED_Q,
+        /** k: rows permuted within each of num_key_value_heads heads */
+        PERMUTED_K,
+        /** expert E of a tensor stacked along a leading expert axis */
+        EXPERT_SLICE
+    }
+
+    /** One row of the table: an HF name pattern, the GGUF name it maps to ({@code %d} = layer), the layout. */
+    public record Row(Pattern hf, String gguf, Layout layout) {}
+
+    /** HF name → GGUF name, for Mistral and Mixtral. Group 1 of each pattern is the layer, group 2 the expert. */
+    public static final List<Row> TABLE = List.of(
+            new Row(Pattern.compile("model\\.embed_tokens\\.weight"), "token_embd.weight", Layout.SAME),
+            new Row(Pattern.compile("model\\.norm\\.weight"), "output_norm.weight", Layout.SAME),
+            new Row(Pattern.compile("lm_head\\.weight"), "output.weight", Layout.SAME),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.input_layernorm\\.weight"), "blk.%d.attn_norm.weight", Layout.SAME),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.self_attn\\.q_proj\\.weight"), "blk.%d.attn_q.weight", Layout.PERMUTED_Q),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.self_attn\\.k_proj\\.weight"), "blk.%d.attn_k.weight", Layout.PERMUTED_K),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.self_attn\\.v_proj\\.weight"), "blk.%d.attn_v.weight", Layout.SAME),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.self_attn\\.o_proj\\.weight"), "blk.%d.attn_output.weight", Layout.SAME),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.post_attention_layernorm\\.weight"), "blk.%d.ffn_norm.weight", Layout.SAME),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.mlp\\.gate_proj\\.weight"), "blk.%d.ffn_gate.weight", Layout.SAME),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.mlp\\.up_proj\\.weight"), "blk.%d.ffn_up.weight", Layout.SAME),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.mlp\\.down_proj\\.weight"), "blk.%d.ffn_down.weight", Layout.SAME),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.block_sparse_moe\\.gate\\.weight"), "blk.%d.ffn_gate_inp.weight", Layout.SAME),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.block_sparse_moe\\.experts\\.(\\d+)\\.w1\\.weight"), "blk.%d.ffn_gate_exps.weight", Layout.EXPERT_SLICE),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.block_sparse_moe\\.experts\\.(\\d+)\\.w3\\.weight"), "blk.%d.ffn_up_exps.weight", Layout.EXPERT_SLICE),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.block_sparse_moe\\.experts\\.(\\d+)\\.w2\\.weight"), "blk.%d.ffn_down_exps.weight", Layout.EXPERT_SLICE));
+
+    /** Where an HF weight is in the GGUF file. */
+    public record Location(String gguf, Layout layout, int expert) {}
+
+    private LlamaGguf() {}
+
+    /** The GGUF tensor and layout of an HF weight name. */
+    public static Location locate(String hfName) {
+        for (Row r : TABLE) {
+            Matcher m = r.hf().matcher(hfName);
+            if (m.matches()) {
+                String gguf = m.groupCount() >= 1 ? String.format(r.gguf(), Integer.parseInt(m.group(1))) : r.gguf();
+                int expert = m.groupCount() >= 2 ? Integer.parseInt(m.group(2)) : -1;
+                return new Location(gguf, r.layout(), expert);
+            }
+        }
+        throw new IllegalArgumentException("no GGUF name for HF tensor '" + hfName + "'");
+    }
+
+    /** The HF config a llama-architecture GGUF describes (Mistral, or Mixtral when it has experts). */
+    public static ModelConfig config(GgufFile g) {
+        String arch = g.getString("general.architecture");
+        if (arch == null) {
+            throw new ModelFormatException(g.path() + ": metadata 'general.architecture' is missing");
+        }
+        if (!ARCHITECTURE.equals(arch)) {
+            throw new ModelFormatException(g.path() + ": architecture '" + arch + "' is not supported; turbosparse"
+                    + " reads llama-architecture GGUF (Mistral and Mixtral as convert_hf_to_gguf.py writes them)");
+        }
+        String p = ARCHITECTURE + ".";
+        long hidden = g.requireLong(p + "embedding_length");
+        long heads = g.requireLong(p + "attention.head_count");
+        long experts = g.getLong(p + "expert_count", 0);
+        long vocab = g.getLong(p + "vocab_size", -1);
+        if (vocab < 0) {
+            Object tokens = g.metadata().get("tokenizer.ggml.tokens");
+            vocab = tokens instanceof List<?> l ? l.size() : g.tensor("token_embd.weight").dims()[1];
+        }
+        ObjectNode c = JsonMapper.builder().build().createObjectNode();
+        c.putArray("architectures").add(experts > 0 ? "MixtralForCausalLM" : "MistralForCausalLM");
+        c.put("model_type", experts > 0 ? "mixtral" : "mistral");
+        c.put("vocab_size", vocab);
+        c.put("hidden_size", hidden);
+        c.put("intermediate_size", g.requireLong(p + "feed_forward_length"));
+        c.put("num_hidden_layers", g.requireLong(p + "block_count"));
+        c.put("num_attention_heads", heads);
+        c.put("num_key_value_heads", g.getLong(p + "attention.head_count_kv", heads));
+        c.put("head_dim", g.getLong(p + "rope.dimension_count", g.getLong(p + "attention.key_length", hidden / heads)));
+        c.put("hidden_act", "silu");
+        c.put("max_position_embeddings", g.requireLong(p + "context_length"));
+        c.put("rms_norm_eps", g.getDouble(p + "attention.layer_norm_rms_epsilon", 1e-5));
+        c.put("rope_theta", g.getDouble(p + "rope.freq_base", 10000.0));
+        c.putNull("sliding_window");
+        c.put("tie_word_embeddings", !g.tensors().containsKey("output.weight"));
+        c.put("bos_token_id", g.getLong("tokenizer.ggml.bos_token_id", 1));
+        c.put("eos_token_id", g.getLong("tokenizer.ggml.eos_token_id", 2));
+        if (experts > 0) {
+            c.put("num_local_experts", experts);
+            c.put("num_experts_per_tok", g.requireLong(p + "expert_used_count"));
+        }
+        return ConfigIO.parse(g.path() + " (metadata)", c.toString().getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Loads a llama-architecture GGUF into a float32 DJL model, dequantizing on the way. */
+    public static CausalLM load(Path path, NDManager parent, LongConsumer progress) {
+        try (GgufFile g = GgufFile.open(path)) {
+            ModelConfig config = config(g);
+            List<HfWeightMap.Entry> table = HfWeightMap.entries(config);
+            Set<String> used = new HashSet<>();
+            for (HfWeightMap.Entry e : table) {
+                Location loc = locate(e.hfName());
+                if (!g.tensors().containsKey(loc.gguf())) {
+                    throw new ModelFormatException(path + ": tensor '" + loc.gguf() + "' (HF '" + e.hfName()
+                            + "') is missing");
+                }
+                used.add(loc.gguf());
+            }
+            for (String name : g.tensors().keySet()) {
+                if (!used.contains(name)) {
+                    throw new ModelFormatException(path + ": unexpected tensor '" + name + "' for a "
+                            + config.modelType() + " model");
+                }
+            }
+            CausalLM model = new CausalLM(config, parent);
+            boolean ok = false;
+            try {
+                long done = 0;
+                for (HfWeightMap.Entry e : table) {
+                    NDArray array = model.manager().create(new Shape(e.shape()), DataType.FLOAT32);
+                    read(g, config, e, MemorySegment.ofBuffer(array.toByteBuffer(true)));
+                    model.parametersByName().get(e.internalName()).setArray(array);
+                    done += e.numel();
+                    if (progress != null) {
+                        progress.accept(done);
+                    }
+                }
+                ok = true;
+                return model;
+            } finally {
+                if (!ok) {
+                    model.close();
+                }
+            }
+        }
+    }
+
+    /** Reads one HF weight out of the GGUF file into float32 at {@code dst}, in HF's row order. */
+    static void read(GgufFile g, ModelConfig config, HfWeightMap.Entry e, MemorySegment dst) {
+        Location loc = locate(e.hfName());
+        GgufFile.TensorInfo t = g.tensor(loc.gguf());
+        long[] want = e.shape();
+        long[] have = t.shape();
+        if (loc.layout() == Layout.EXPERT_SLICE) {
+            long[] stacked = {config.numExperts(), want[0], want[1]};
+            if (!Arrays.equals(have, stacked)) {
+                throw shapeError(g, t, stacked);
+            }
+            g.readFloat32(t, loc.expert() * e.numel(), e.numel(), dst);
+            return;
+        }
+        if (!Arrays.equals(have, want)) {
+            throw shapeError(g, t, want);
+        }
+        if (loc.layout() == Layout.SAME) {
+            g.readFloat32(t, 0, e.numel(), dst);
+            return;
+        }
+        int heads = loc.layout() == Layout.PERMUTED_Q ? config.numAttentionHeads() : config.numKeyValueHeads();
+        long cols = want[1];
+        int half = config.headDim() / 2;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment permuted = arena.allocate(e.numel() * 4);
+            g.readFloat32(t, 0, e.numel(), permuted);
+            // HF row (head, j, i) sits at GGUF row (head, i, j): llama.cpp pairs dimension i with i + half.
+            for (int h = 0; h < heads; h++) {
+                for (int j = 0; j < 2; j++) {
+                    for (int i = 0; i < half; i++) {
+                        long hfRow = (long) h * 2 * half + (long) j * half + i;
+                        long ggufRow = (long) h * 2 * half + (long) i * 2 + j;
+                        MemorySegment.copy(permuted, ggufRow * cols * 4, dst, hfRow * cols * 4, cols * 4);
+                    }
+                }
+            }
+        }
+    }
+
+    private static ModelFormatException shapeError(GgufFile g, GgufFile.TensorInfo t, long[] want) {
+        return new ModelFormatException(g.path() + ": tensor '" + t.name() + "' has shape "
+                + TensorInfo.shapeString(t.shape()) + " (GGUF dims " + Arrays.toString(t.dims())
+                + "), but the metadata implies " + TensorInfo.shapeString(want));
+    }
+}
