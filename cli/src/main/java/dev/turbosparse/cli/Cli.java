@@ -69,6 +69,16 @@ final class Cli {
         return USAGE;
     }
 
+    /** Refuses to write a checkpoint over one that exists, unless the user said --force. */
+    static void refuseOverwrite(java.nio.file.Path out, boolean force) {
+        if (java.nio.file.Files.exists(out.resolve(dev.turbosparse.model.config.ConfigIO.FILE_NAME)) && !force) {
+            throw new UserError(out + ": already holds a checkpoint; pass --force to overwrite it");
+        }
+        if (java.nio.file.Files.exists(out) && !java.nio.file.Files.isDirectory(out)) {
+            throw new UserError(out + ": exists and is not a folder");
+        }
+    }
+
     static String firstLine(String s) {
         if (s == null) {
             return "";

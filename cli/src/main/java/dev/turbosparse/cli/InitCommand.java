@@ -54,12 +54,7 @@ final class InitCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         DType type = DType.parseWeightType(dtype);
         ModelConfig c = ConfigIO.read(config);
-        if (Files.exists(out.resolve(ConfigIO.FILE_NAME)) && !force) {
-            throw new Cli.UserError(out + ": already holds a checkpoint; pass --force to overwrite it");
-        }
-        if (Files.exists(out) && !Files.isDirectory(out)) {
-            throw new Cli.UserError(out + ": exists and is not a folder");
-        }
+        Cli.refuseOverwrite(out, force);
         if (tokenizer != null) {
             Path tokFolder = Files.isDirectory(tokenizer) ? tokenizer : tokenizer.toAbsolutePath().getParent();
             try (Tokenizer t = Tokenizer.load(tokenizer)) {

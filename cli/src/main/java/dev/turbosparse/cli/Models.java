@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.function.LongConsumer;
 
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -47,21 +48,13 @@ final class Models {
         CausalLM load(NDManager manager) {
             LOG.debug("before loading {}: {}", path, ProcessMemory.now());
             long start = System.nanoTime();
+            ModelConfig config = config();
+            long parameters = HfWeightMap.entries(config).stream().mapToLong(HfWeightMap.Entry::numel).sum();
             CausalLM model;
-            if (gguf) {
-                ModelConfig c = config();
-                long total = HfWeightMap.entries(c).stream().mapToLong(HfWeightMap.Entry::numel).sum();
-                try (Progress progress = Progress.count("loading " + path.getFileName(), total, "weights")) {
-                    model = LlamaGguf.load(path, manager, progress::stepTo);
-                }
-            } else {
-                ModelConfig config = ConfigIO.read(path);
-                try (SafetensorsCheckpoint weights = SafetensorsCheckpoint.open(path);
-                        Progress progress = Progress.bytes("loading " + path.getFileName(), weights.tensorBytes())) {
-                    model = HfCheckpoint.load(config, weights, manager, progress::stepTo);
-                }
+            try (Progress progress = Progress.bytes("loading " + path.getFileName() + " as float32", parameters * 4)) {
+                LongConsumer step = n -> progress.stepTo(n * 4);
+                model = gguf ? LlamaGguf.load(path, manager, step) : HfCheckpoint.load(path, manager, step);
             }
-            long parameters = HfWeightMap.entries(model.config()).stream().mapToLong(HfWeightMap.Entry::numel).sum();
             LOG.debug("loaded {} parameters ({} MiB as float32) in {} s; {}", String.format("%,d", parameters),
                     parameters * 4 >> 20, String.format("%.1f", (System.nanoTime() - start) / 1e9), ProcessMemory.now());
             return model;

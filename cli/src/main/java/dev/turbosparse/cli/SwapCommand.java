@@ -5,7 +5,6 @@ import dev.turbosparse.model.HfCheckpoint;
 import dev.turbosparse.model.config.ConfigIO;
 import dev.turbosparse.model.config.ModelConfig;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -43,10 +42,7 @@ final class SwapCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         FfnActivation act = FfnActivation.byName(activation);
         Path folder = Models.checkpointFolder(model);
-        if (Files.exists(out.resolve(ConfigIO.FILE_NAME)) && !force) {
-            throw new Cli.UserError(out + ": already holds a checkpoint; pass --force to overwrite it"
-                    + (Files.isSameFile(out, folder) ? " (swap in place)" : ""));
-        }
+        Cli.refuseOverwrite(out, force);
         ModelConfig before = ConfigIO.read(folder);
         ModelConfig after = HfCheckpoint.swapActivation(folder, out, act);
         LOG.info("{}: {} ({}) -> {} ({}), weights unchanged", out, before.activation().configName(),

@@ -3,7 +3,6 @@ package dev.turbosparse.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 
 import dev.turbosparse.activations.FfnActivation;
@@ -68,7 +67,7 @@ public final class HfCheckpoint {
      * Loads config and weights of a checkpoint folder into a float32 model. Each tensor is converted from the file's
      * mapping straight into the parameter's storage: no tensor is copied twice, none is held on the Java heap.
      *
-     * @param progress told the bytes of tensor data loaded so far, or null
+     * @param progress told the number of parameters loaded so far, or null
      */
     public static CausalLM load(Path folder, NDManager parent, LongConsumer progress) {
         ModelConfig config = ConfigIO.read(folder);
@@ -80,40 +79,21 @@ public final class HfCheckpoint {
     /** Loads weights that match a config into a new float32 model. */
     public static CausalLM load(ModelConfig config, SafetensorsCheckpoint weights, NDManager parent,
             LongConsumer progress) {
-        List<HfWeightMap.Entry> table = HfWeightMap.entries(config);
-        checkTensorNames(config, table, weights);
-        CausalLM model = new CausalLM(config, parent);
-        boolean ok = false;
-        try {
-            Map<String, Parameter> params = model.parametersByName();
-            long loaded = 0;
-            for (HfWeightMap.Entry e : table) {
-                SafetensorsCheckpoint.Located l = weights.get(e.hfName());
-                TensorInfo info = l.info();
-                if (!info.hasShape(e.shape())) {
-                    throw new ModelFormatException(l.file().path() + ": tensor '" + e.hfName() + "' has shape "
-                            + TensorInfo.shapeString(info.shape()) + ", but config.json implies "
-                            + TensorInfo.shapeString(e.shape()));
-                }
-                if (!info.dtype().isFloatingPoint()) {
-                    throw new ModelFormatException(l.file().path() + ": tensor '" + e.hfName() + "' is "
-                            + info.dtype() + "; weights must be F32, F16 or BF16");
-                }
-                NDArray array = model.manager().create(new Shape(e.shape()), DataType.FLOAT32); // uninitialised
-                l.file().readFloat32(info, MemorySegment.ofBuffer(array.toByteBuffer(true)));
-                params.get(e.internalName()).setArray(array);
-                loaded += info.byteSize();
-                if (progress != null) {
-                    progress.accept(loaded);
-                }
+        checkTensorNames(config, HfWeightMap.entries(config), weights);
+        return CausalLM.create(config, parent, (e, dst) -> {
+            SafetensorsCheckpoint.Located l = weights.get(e.hfName());
+            TensorInfo info = l.info();
+            if (!info.hasShape(e.shape())) {
+                throw new ModelFormatException(l.file().path() + ": tensor '" + e.hfName() + "' has shape "
+                        + TensorInfo.shapeString(info.shape()) + ", but config.json implies "
+                        + TensorInfo.shapeString(e.shape()));
             }
-            ok = true;
-            return model;
-        } finally {
-            if (!ok) {
-                model.close();
+            if (!info.dtype().isFloatingPoint()) {
+                throw new ModelFormatException(l.file().path() + ": tensor '" + e.hfName() + "' is "
+                        + info.dtype() + "; weights must be F32, F16 or BF16");
             }
-        }
+            l.file().readFloat32(info, dst);
+        }, DataType.FLOAT32, progress);
     }
 
     /**
@@ -189,32 +169,20 @@ public final class HfCheckpoint {
         ConfigIO.write(model.config().withTorchDtype(dtype.torchName()), folder);
     }
 
-    /** Fills every parameter of a fresh model with {@link WeightInit}'s values for {@code seed}, in float32. */
-    public static void initialize(CausalLM model, long seed) {
-        initialize(model, seed, DataType.FLOAT32);
+    /** A model with {@link WeightInit}'s random values for {@code seed}, in float32. */
+    public static CausalLM random(ModelConfig config, NDManager parent, long seed) {
+        return random(config, parent, seed, DataType.FLOAT32);
     }
 
-    /**
-     * Fills every parameter of a fresh model with {@link WeightInit}'s values for {@code seed}, held as
-     * {@code dtype} (float64 serves gradient checks).
-     */
-    public static void initialize(CausalLM model, long seed, DataType dtype) {
-        Map<String, Parameter> params = model.parametersByName();
-        for (HfWeightMap.Entry e : HfWeightMap.entries(model.config())) {
-            NDArray array = model.manager().create(new Shape(e.shape()), DataType.FLOAT32);
-            WeightInit.values(model.config(), e, seed).next(MemorySegment.ofBuffer(array.toByteBuffer(true)), e.numel());
-            if (dtype != DataType.FLOAT32) {
-                NDArray cast = array.toType(dtype, true);
-                array.close();
-                array = cast;
-            }
-            params.get(e.internalName()).setArray(array);
-        }
+    /** A model with {@link WeightInit}'s random values for {@code seed}, held as {@code dtype} (float64 serves gradient checks). */
+    public static CausalLM random(ModelConfig config, NDManager parent, long seed, DataType dtype) {
+        return CausalLM.create(config, parent, (e, dst) -> WeightInit.values(config, e, seed).next(dst, e.numel()),
+                dtype, null);
     }
 
     /**
      * Writes a randomly initialised checkpoint for a config straight to disk, without a model in memory: each tensor
-     * is generated, converted and written a chunk at a time. The values equal {@link #initialize}'s for the seed.
+     * is generated, converted and written a chunk at a time. The values equal {@link #random}'s for the seed.
      */
     public static void writeRandom(ModelConfig config, Path folder, DType dtype, long seed, long maxShardBytes,
             LongConsumer progress) throws IOException {

@@ -100,8 +100,7 @@ class HfCheckpointTest {
     void randomCheckpointOnDiskEqualsInitialisedModel(@TempDir Path dir) throws IOException {
         ModelConfig c = TinyConfigs.mixtral(50, 32, 48, "drelu", "");
         HfCheckpoint.writeRandom(c, dir, DType.F32, 42, 10_000, null);
-        try (CausalLM fromDisk = HfCheckpoint.load(dir, manager); CausalLM inMemory = new CausalLM(c, manager)) {
-            HfCheckpoint.initialize(inMemory, 42);
+        try (CausalLM fromDisk = HfCheckpoint.load(dir, manager); CausalLM inMemory = HfCheckpoint.random(c, manager, 42)) {
             assertSameValues(values(fromDisk), values(inMemory));
             float[] norm = inMemory.parametersByName().get("norm").getArray().toFloatArray();
             assertEquals(1f, norm[0], "RMSNorm weights start at 1");

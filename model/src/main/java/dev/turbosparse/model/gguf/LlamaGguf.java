@@ -1,9 +1,7 @@
 package dev.turbosparse.model.gguf;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -159,26 +157,7 @@ public final class LlamaGguf {
                             + config.modelType() + " model");
                 }
             }
-            CausalLM model = new CausalLM(config, parent);
-            boolean ok = false;
-            try {
-                long done = 0;
-                for (HfWeightMap.Entry e : table) {
-                    NDArray array = model.manager().create(new Shape(e.shape()), DataType.FLOAT32);
-                    read(g, config, e, MemorySegment.ofBuffer(array.toByteBuffer(true)));
-                    model.parametersByName().get(e.internalName()).setArray(array);
-                    done += e.numel();
-                    if (progress != null) {
-                        progress.accept(done);
-                    }
-                }
-                ok = true;
-                return model;
-            } finally {
-                if (!ok) {
-                    model.close();
-                }
-            }
+            return CausalLM.create(config, parent, (e, dst) -> read(g, config, e, dst), DataType.FLOAT32, progress);
         }
     }
 

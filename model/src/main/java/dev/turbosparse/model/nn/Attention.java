@@ -89,8 +89,7 @@ public final class Attention extends AbstractBlock {
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> p) {
         // Standalone: one causal pass over positions 0..seq-1, no cache.
         NDArray x = inputs.singletonOrThrow(); // (batch, seq, hidden)
-        ForwardContext ctx = ForwardContext.of(ps, training, x.getManager(), rope, slidingWindow, 0,
-                x.getShape().get(1), null, null, null);
+        ForwardContext ctx = ForwardContext.standalone(ps, training, x, rope, slidingWindow);
         return new NDList(forward(ctx, x));
     }
 

@@ -17,12 +17,14 @@ import ai.djl.util.PairList;
 import dev.turbosparse.activations.FfnActivationObserver;
 import dev.turbosparse.model.config.ModelConfig;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.LongConsumer;
 
 /**
  * Mistral or Mixtral for causal language modelling, as HF's MistralForCausalLM / MixtralForCausalLM: token
@@ -83,11 +85,11 @@ public final class CausalLM extends AbstractBlock implements AutoCloseable {
     private final Map<String, Parameter> parametersByName;
 
     /**
-     * A model with unset parameters; use the checkpoint loader or initializer to fill them.
+     * A model with unset parameters; {@link #create} fills them.
      *
      * @param parent the model's parameters live in a sub-manager of it
      */
-    public CausalLM(ModelConfig config, NDManager parent) {
+    CausalLM(ModelConfig config, NDManager parent) {
         this.config = config;
         this.manager = parent.newSubManager();
         this.rope = new RotaryEmbedding(config.headDim(), config.ropeTheta());
@@ -115,6 +117,47 @@ public final class CausalLM extends AbstractBlock implements AutoCloseable {
             throw new IllegalStateException("parameters missing from HfWeightMap: " + blockParams.keySet());
         }
         this.parametersByName = Collections.unmodifiableMap(byName);
+    }
+
+    /** Writes the float32 values of one weight of the table into its destination storage. */
+    @FunctionalInterface
+    public interface WeightSource {
+        void fill(HfWeightMap.Entry entry, MemorySegment float32);
+    }
+
+    /**
+     * A model whose every parameter is filled by {@code source}, straight into the parameter's own (torch-owned)
+     * storage: no weight is held twice. The parameters are then cast to {@code dtype} if it is not float32.
+     *
+     * @param progress told the number of parameters filled so far, or null
+     */
+    public static CausalLM create(ModelConfig config, NDManager parent, WeightSource source, DataType dtype,
+            LongConsumer progress) {
+        CausalLM model = new CausalLM(config, parent);
+        boolean ok = false;
+        try {
+            long done = 0;
+            for (HfWeightMap.Entry e : HfWeightMap.entries(config)) {
+                NDArray array = model.manager.create(new Shape(e.shape()), DataType.FLOAT32); // uninitialised
+                source.fill(e, MemorySegment.ofBuffer(array.toByteBuffer(true)));
+                if (dtype != DataType.FLOAT32) {
+                    NDArray cast = array.toType(dtype, true);
+                    array.close();
+                    array = cast;
+                }
+                model.parametersByName.get(e.internalName()).setArray(array);
+                done += e.numel();
+                if (progress != null) {
+                    progress.accept(done);
+                }
+            }
+            ok = true;
+            return model;
+        } finally {
+            if (!ok) {
+                model.close();
+            }
+        }
     }
 
     public ModelConfig config() {

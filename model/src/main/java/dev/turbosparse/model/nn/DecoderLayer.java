@@ -60,8 +60,7 @@ public final class DecoderLayer extends AbstractBlock {
     @Override
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> p) {
         NDArray x = inputs.singletonOrThrow(); // (batch, seq, hidden), positions 0..seq-1
-        ForwardContext ctx = ForwardContext.of(ps, training, x.getManager(), rope, slidingWindow, 0,
-                x.getShape().get(1), null, null, null);
+        ForwardContext ctx = ForwardContext.standalone(ps, training, x, rope, slidingWindow);
         return new NDList(forward(ctx, x));
     }
 

@@ -35,6 +35,12 @@ record ForwardContext(ParameterStore ps, boolean training, NDArray cos, NDArray 
         return new ForwardContext(ps, training, cs.get(0), cs.get(1), mask, start, cache, observer, routerLogits);
     }
 
+    /** The context of a block run on its own: one causal pass over positions 0..seq-1 of x, no cache. */
+    static ForwardContext standalone(ParameterStore ps, boolean training, NDArray x, RotaryEmbedding rope,
+            Integer slidingWindow) {
+        return of(ps, training, x.getManager(), rope, slidingWindow, 0, x.getShape().get(1), null, null, null);
+    }
+
     /**
      * The additive mask of queries at positions [start, start + seq) over keys at [0, start + seq): query i sees key
      * j iff {@code j <= i} and, with a sliding window W, {@code j > i - W} (W keys including itself), the rule of

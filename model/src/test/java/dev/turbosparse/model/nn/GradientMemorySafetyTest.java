@@ -84,8 +84,7 @@ class GradientMemorySafetyTest {
         for (int i = 0; i < ids.length; i++) {
             ids[i] = (i * 7 + 3) % config.vocabSize();
         }
-        try (CausalLM model = new CausalLM(config, manager)) {
-            HfCheckpoint.initialize(model, 4);
+        try (CausalLM model = HfCheckpoint.random(config, manager, 4)) {
             model.setTrainable(true);
             Map<String, float[]> calm = gradients(model, ids, false);
             for (int round = 0; round < 3; round++) {

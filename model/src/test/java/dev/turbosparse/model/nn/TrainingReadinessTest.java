@@ -78,8 +78,7 @@ class TrainingReadinessTest {
     void gradientsMatchFiniteDifferences(String name, ModelConfig config) {
         Shape shape = new Shape(2, 6);
         long[] ids = randomIds(12, config.vocabSize(), 11);
-        try (CausalLM model = new CausalLM(config, manager)) {
-            HfCheckpoint.initialize(model, 5, DataType.FLOAT64);
+        try (CausalLM model = HfCheckpoint.random(config, manager, 5, DataType.FLOAT64)) {
             model.setTrainable(true);
             try (NDManager step = manager.newSubManager();
                     GradientCollector gc = Engine.getInstance().newGradientCollector()) {
@@ -128,8 +127,7 @@ class TrainingReadinessTest {
         Shape shape = new Shape(2, 16);
         long[] ids = randomIds(32, config.vocabSize(), 21);
         Optimizer adamW = Optimizer.adamW().optLearningRateTracker(Tracker.fixed(1e-2f)).optWeightDecays(0.0f).build();
-        try (CausalLM model = new CausalLM(config, manager)) {
-            HfCheckpoint.initialize(model, 9);
+        try (CausalLM model = HfCheckpoint.random(config, manager, 9)) {
             model.setTrainable(true);
             double first = Double.NaN;
             double last = Double.NaN;
