@@ -2,11 +2,16 @@ package dev.turbosparse.cli;
 
 import ai.djl.engine.EngineException;
 
+import dev.turbosparse.model.config.ConfigIO;
 import dev.turbosparse.model.io.ModelFormatException;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
 
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -70,12 +75,23 @@ final class Cli {
     }
 
     /** Refuses to write a checkpoint over one that exists, unless the user said --force. */
-    static void refuseOverwrite(java.nio.file.Path out, boolean force) {
-        if (java.nio.file.Files.exists(out.resolve(dev.turbosparse.model.config.ConfigIO.FILE_NAME)) && !force) {
+    static void refuseOverwrite(Path out, boolean force) {
+        if (Files.exists(out.resolve(ConfigIO.FILE_NAME)) && !force) {
             throw new UserError(out + ": already holds a checkpoint; pass --force to overwrite it");
         }
-        if (java.nio.file.Files.exists(out) && !java.nio.file.Files.isDirectory(out)) {
+        if (Files.exists(out) && !Files.isDirectory(out)) {
             throw new UserError(out + ": exists and is not a folder");
+        }
+    }
+
+    /** Removes a folder and everything in it (a command's own output, after it failed). */
+    static void deleteTree(Path folder) {
+        try (Stream<Path> walk = Files.walk(folder)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            LOG.warn("could not remove {}: {}", folder, e.getMessage());
         }
     }
 

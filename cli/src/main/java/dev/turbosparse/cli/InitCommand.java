@@ -55,6 +55,20 @@ final class InitCommand implements Callable<Integer> {
         DType type = DType.parseWeightType(dtype);
         ModelConfig c = ConfigIO.read(config);
         Cli.refuseOverwrite(out, force);
+        boolean created = !Files.exists(out);
+        boolean done = false;
+        try {
+            write(c, type);
+            done = true;
+        } finally {
+            if (!done && created) {
+                Cli.deleteTree(out); // nothing half-made is left behind
+            }
+        }
+        return 0;
+    }
+
+    private void write(ModelConfig c, DType type) throws java.io.IOException {
         if (tokenizer != null) {
             Path tokFolder = Files.isDirectory(tokenizer) ? tokenizer : tokenizer.toAbsolutePath().getParent();
             try (Tokenizer t = Tokenizer.load(tokenizer)) {
@@ -77,6 +91,5 @@ final class InitCommand implements Callable<Integer> {
         LOG.info("{}: {} parameters ({} {}), {} weight file(s), {} FFN, seed {}", out,
                 String.format("%,d", total), InspectCommand.bytes(total * type.bytes()), type, files,
                 c.activation().paperName(), seed);
-        return 0;
     }
 }

@@ -42,5 +42,15 @@ class InitCommandTest {
         run = CliRun.of("init", "--config", config.toString(), "--out", dir.resolve("x").toString(), "--dtype", "int4");
         assertEquals(1, run.exit());
         assertTrue(run.errorLine().contains("unknown weight type 'int4'"), run.err());
+
+        // A tokenizer larger than the config's vocabulary is refused before anything is written.
+        Path small = dir.resolve("small.json");
+        Files.writeString(small, Files.readString(config).replace("\"vocab_size\": 32000", "\"vocab_size\": 1000"));
+        Path partial = dir.resolve("partial");
+        run = CliRun.of("init", "--config", small.toString(), "--out", partial.toString(), "--tokenizer",
+                CliRun.root().resolve("testdata/tokenizers/mistral-v0.1").toString());
+        assertEquals(1, run.exit());
+        assertTrue(run.errorLine().contains("more than the config's vocab_size 1000"), run.err());
+        assertTrue(!Files.exists(partial), "no folder is made for a refused init");
     }
 }
