@@ -205,6 +205,19 @@ class HfCheckpointTest {
     }
 
     @Test
+    void anEmptySequenceGivesEmptyLogitsForEveryArchitecture() {
+        for (String name : List.of("mistral", "mixtral")) {
+            try (CausalLM model = HfCheckpoint.load(TestData.parity(name), manager);
+                    NDManager step = manager.newSubManager()) {
+                NDArray ids = step.create(new long[0], new Shape(1, 0));
+                NDArray logits = model.forward(new ParameterStore(step, false), ids, CausalLM.Options.DEFAULT, false)
+                        .logits();
+                assertEquals(new Shape(1, 0, 512), logits.getShape(), name);
+            }
+        }
+    }
+
+    @Test
     void tokenIdOutsideTheVocabularyIsRefused() {
         try (CausalLM model = HfCheckpoint.load(TestData.parity("mistral"), manager);
                 NDManager step = manager.newSubManager()) {

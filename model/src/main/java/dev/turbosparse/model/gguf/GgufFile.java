@@ -37,6 +37,12 @@ public final class GgufFile implements AutoCloseable {
     public static final int MAX_DIMS = 4;
     /** The longest tensor name ggml accepts. */
     public static final int MAX_NAME_BYTES = 64;
+    /** The longest metadata key the spec allows. */
+    public static final int MAX_KEY_BYTES = 65_535;
+    /** The longest metadata string value read (chat templates and the like are kilobytes). */
+    public static final int MAX_STRING_BYTES = 64 << 20;
+    /** Strings decoded from metadata at most: large vocabularies and their merges stay far below it. */
+    public static final long MAX_METADATA_STRINGS = 4_000_000;
 
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -127,7 +133,8 @@ public final class GgufFile implements AutoCloseable {
         private final MemorySegment file;
         private final long size;
         private long pos;
-        private String where = "header";
+        private String where = "header"; // set once per entry; messages are built only on failure
+        private long strings;
 
         Parser(Path path, MemorySegment file) {
             this.path = path;
@@ -152,8 +159,8 @@ public final class GgufFile implements AutoCloseable {
             Map<String, Object> metadata = new LinkedHashMap<>();
             for (long i = 0; i < kvCount; i++) {
                 where = "metadata entry " + i;
-                String key = string("key");
-                where = "metadata '" + key + "'";
+                String key = string("key", MAX_KEY_BYTES);
+                where = "metadata '" + (key.length() > 80 ? key.substring(0, 80) + "..." : key) + "'";
                 int type = u32("value type");
                 if (metadata.put(key, value(type, 0)) != null) {
                     throw bad(path, "metadata key '" + key + "' appears twice");
@@ -170,10 +177,7 @@ public final class GgufFile implements AutoCloseable {
             List<Pending> pending = new ArrayList<>();
             for (long i = 0; i < tensorCount; i++) {
                 where = "tensor info " + i;
-                String name = string("name");
-                if (name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
-                    throw bad(path, "tensor '" + name + "': name longer than " + MAX_NAME_BYTES + " bytes");
-                }
+                String name = string("name", MAX_NAME_BYTES);
                 where = "tensor '" + name + "'";
                 int nDims = u32("n_dimensions");
                 if (nDims < 1 || nDims > MAX_DIMS) {
@@ -248,43 +252,82 @@ public final class GgufFile implements AutoCloseable {
 
         private Object value(int type, int depth) {
             return switch (type) {
-                case 0 -> (long) Byte.toUnsignedInt(bytes(1).get(ValueLayout.JAVA_BYTE, 0));
-                case 1 -> (long) bytes(1).get(ValueLayout.JAVA_BYTE, 0);
-                case 2 -> (long) Short.toUnsignedInt(bytes(2).get(SHORT, 0));
-                case 3 -> (long) bytes(2).get(SHORT, 0);
-                case 4 -> Integer.toUnsignedLong(bytes(4).get(INT, 0));
-                case 5 -> (long) bytes(4).get(INT, 0);
-                case 6 -> (double) bytes(4).get(FLOAT, 0);
-                case 7 -> {
-                    byte b = bytes(1).get(ValueLayout.JAVA_BYTE, 0);
-                    if (b != 0 && b != 1) {
-                        throw bad(path, where + ": a boolean must be 0 or 1, got " + b);
-                    }
-                    yield b == 1;
-                }
-                case 8 -> string("string value");
-                case 9 -> {
-                    if (depth > 4) {
-                        throw bad(path, where + ": arrays nested deeper than 4");
-                    }
-                    int elementType = u32("array element type");
-                    long n = count("array length", 1);
-                    List<Object> list = new ArrayList<>((int) Math.min(n, 1 << 16));
-                    for (long i = 0; i < n; i++) {
-                        list.add(value(elementType, depth + 1));
-                    }
-                    yield Collections.unmodifiableList(list);
-                }
-                case 10 -> bytes(8).get(LONG, 0); // uint64 above 2^63 reads negative; no model field gets there
-                case 11 -> bytes(8).get(LONG, 0);
-                case 12 -> bytes(8).get(DOUBLE, 0);
+                case 0 -> (long) Byte.toUnsignedInt(bytes(1, "uint8").get(ValueLayout.JAVA_BYTE, 0));
+                case 1 -> (long) bytes(1, "int8").get(ValueLayout.JAVA_BYTE, 0);
+                case 2 -> (long) Short.toUnsignedInt(bytes(2, "uint16").get(SHORT, 0));
+                case 3 -> (long) bytes(2, "int16").get(SHORT, 0);
+                case 4 -> Integer.toUnsignedLong(bytes(4, "uint32").get(INT, 0));
+                case 5 -> (long) bytes(4, "int32").get(INT, 0);
+                case 6 -> (double) bytes(4, "float32").get(FLOAT, 0);
+                case 7 -> bool(bytes(1, "bool").get(ValueLayout.JAVA_BYTE, 0));
+                case 8 -> string("string value", MAX_STRING_BYTES);
+                case 9 -> array(depth);
+                case 10 -> bytes(8, "uint64").get(LONG, 0); // above 2^63 reads negative; no model field gets there
+                case 11 -> bytes(8, "int64").get(LONG, 0);
+                case 12 -> bytes(8, "float64").get(DOUBLE, 0);
                 default -> throw bad(path, where + ": unknown metadata value type " + Integer.toUnsignedString(type));
             };
         }
 
-        private MemorySegment bytes(long n) {
+        /**
+         * An array: numbers and booleans as primitive arrays read in bulk (memory never exceeds the file's bytes),
+         * strings and nested arrays as unmodifiable lists, within {@link #MAX_METADATA_STRINGS}.
+         */
+        private Object array(int depth) {
+            if (depth > 4) {
+                throw bad(path, where + ": arrays nested deeper than 4");
+            }
+            int type = u32("array element type");
+            int elementBytes = switch (type) {
+                case 0, 1, 7 -> 1;
+                case 2, 3 -> 2;
+                case 4, 5, 6 -> 4;
+                case 8, 10, 11, 12 -> 8;
+                case 9 -> 12;
+                default -> throw bad(path, where + ": unknown array element type " + Integer.toUnsignedString(type));
+            };
+            long count = count("array length", elementBytes);
+            int n = Math.toIntExact(count); // count() bounds it by the file size / elementBytes
+            if (type == 8 || type == 9) {
+                strings += count;
+                if (strings > MAX_METADATA_STRINGS) {
+                    throw bad(path, where + ": more than " + MAX_METADATA_STRINGS + " strings or arrays in the metadata");
+                }
+                List<Object> list = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    list.add(type == 8 ? string("string element", MAX_STRING_BYTES) : array(depth + 1));
+                }
+                return Collections.unmodifiableList(list);
+            }
+            MemorySegment src = bytes((long) n * elementBytes, "array data");
+            return switch (type) {
+                case 0, 1 -> src.toArray(ValueLayout.JAVA_BYTE); // uint8 read as byte: mask with 0xFF
+                case 2, 3 -> src.toArray(SHORT); // uint16: mask with 0xFFFF
+                case 4, 5 -> src.toArray(INT); // uint32: Integer.toUnsignedLong
+                case 6 -> src.toArray(FLOAT);
+                case 10, 11 -> src.toArray(LONG);
+                case 12 -> src.toArray(DOUBLE);
+                case 7 -> {
+                    boolean[] b = new boolean[n];
+                    for (int i = 0; i < n; i++) {
+                        b[i] = bool(src.get(ValueLayout.JAVA_BYTE, i));
+                    }
+                    yield b;
+                }
+                default -> throw new IllegalStateException("unreachable");
+            };
+        }
+
+        private boolean bool(byte b) {
+            if (b != 0 && b != 1) {
+                throw bad(path, where + ": a boolean must be 0 or 1, got " + b);
+            }
+            return b == 1;
+        }
+
+        private MemorySegment bytes(long n, String field) {
             if (n < 0 || n > size - pos) {
-                throw bad(path, where + ": needs " + Long.toUnsignedString(n) + " bytes at offset " + pos
+                throw bad(path, where + ": " + field + " needs " + Long.toUnsignedString(n) + " bytes at offset " + pos
                         + ", past the end of the file (" + size + " bytes; truncated?)");
             }
             MemorySegment s = file.asSlice(pos, n);
@@ -293,19 +336,11 @@ public final class GgufFile implements AutoCloseable {
         }
 
         private int u32(String field) {
-            String saved = where;
-            where = where + " " + field;
-            int v = bytes(4).get(INT, 0);
-            where = saved;
-            return v;
+            return bytes(4, field).get(INT, 0);
         }
 
         private long u64(String field) {
-            String saved = where;
-            where = where + " " + field;
-            long v = bytes(8).get(LONG, 0);
-            where = saved;
-            return v;
+            return bytes(8, field).get(LONG, 0);
         }
 
         /** A count of items each at least {@code minBytes} long: checked against what the file can hold. */
@@ -318,21 +353,20 @@ public final class GgufFile implements AutoCloseable {
             return n;
         }
 
-        private String string(String field) {
+        private String string(String field, int maxBytes) {
             long n = u64(field + " length");
-            MemorySegment s = bytes(n);
-            if (n > Integer.MAX_VALUE) {
-                throw bad(path, where + ": " + field + " of " + n + " bytes");
+            if (n < 0 || n > maxBytes) {
+                throw bad(path, where + ": " + field + " of " + Long.toUnsignedString(n) + " bytes is longer than the "
+                        + maxBytes + " allowed");
             }
-            byte[] b = s.toArray(ValueLayout.JAVA_BYTE);
+            MemorySegment s = bytes(n, field);
             try {
                 return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(java.nio.ByteBuffer.wrap(b)).toString();
+                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(s.asByteBuffer()).toString();
             } catch (CharacterCodingException e) {
                 throw bad(path, where + ": " + field + " is not valid UTF-8");
             }
         }
-
     }
 
     static long align(long offset, long alignment) {
@@ -359,7 +393,11 @@ public final class GgufFile implements AutoCloseable {
         return version;
     }
 
-    /** Metadata values: Long for integers, Double for floats, Boolean, String, or an unmodifiable List. */
+    /**
+     * Metadata values: Long for integers, Double for floats, Boolean, String; arrays of numbers or booleans as
+     * primitive arrays of the stored width (byte[], short[], int[], long[], float[], double[], boolean[]; unsigned
+     * values as their bit pattern), arrays of strings or arrays as unmodifiable lists.
+     */
     public Map<String, Object> metadata() {
         return metadata;
     }
@@ -384,11 +422,24 @@ public final class GgufFile implements AutoCloseable {
 
     /** Dequantizes or converts {@code count} elements from element {@code first} into float32 at {@code dst}. */
     public void readFloat32(TensorInfo t, long first, long count, MemorySegment dst) {
-        if (first < 0 || count < 0 || first + count > t.numel()) {
-            throw new IndexOutOfBoundsException("elements [" + first + ", " + (first + count) + ") of tensor '"
-                    + t.name() + "' with " + t.numel());
+        int block = t.type().blockElements();
+        if (first < 0 || count < 0 || first > t.numel() - count || first % block != 0 || count % block != 0) {
+            throw new IndexOutOfBoundsException("elements [" + first + ", +" + count + ") of tensor '" + t.name()
+                    + "' (" + t.numel() + " elements of " + t.type() + ", blocks of " + block + ")");
+        }
+        if (dst.byteSize() < count * 4) {
+            throw new IndexOutOfBoundsException("destination holds " + dst.byteSize() / 4 + " floats, need " + count);
         }
         t.type().toFloat32(bytes(t), first, dst, count);
+    }
+
+    /** The length of an array metadata value, or -1 if the key is absent or not an array. */
+    public int arrayLength(String key) {
+        Object v = metadata.get(key);
+        if (v instanceof List<?> l) {
+            return l.size();
+        }
+        return v != null && v.getClass().isArray() ? java.lang.reflect.Array.getLength(v) : -1;
     }
 
     /** A required integer metadata value. */

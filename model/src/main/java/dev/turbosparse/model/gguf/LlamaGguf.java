@@ -106,11 +106,19 @@ public final class LlamaGguf {
         String p = ARCHITECTURE + ".";
         long hidden = g.requireLong(p + "embedding_length");
         long heads = g.requireLong(p + "attention.head_count");
+        if (heads <= 0 || hidden <= 0) {
+            throw new ModelFormatException(g.path() + ": metadata '" + p + (heads <= 0 ? "attention.head_count" : "embedding_length")
+                    + "' must be positive, got " + (heads <= 0 ? heads : hidden));
+        }
         long experts = g.getLong(p + "expert_count", 0);
-        long vocab = g.getLong(p + "vocab_size", -1);
+        long vocab = g.getLong(p + "vocab_size", g.arrayLength("tokenizer.ggml.tokens"));
         if (vocab < 0) {
-            Object tokens = g.metadata().get("tokenizer.ggml.tokens");
-            vocab = tokens instanceof List<?> l ? l.size() : g.tensor("token_embd.weight").dims()[1];
+            long[] dims = g.tensor("token_embd.weight").dims();
+            if (dims.length != 2) {
+                throw new ModelFormatException(g.path() + ": tensor 'token_embd.weight' has dims "
+                        + Arrays.toString(dims) + "; an embedding table has two");
+            }
+            vocab = dims[1];
         }
         ObjectNode c = JsonMapper.builder().build().createObjectNode();
         c.putArray("architectures").add(experts > 0 ? "MixtralForCausalLM" : "MistralForCausalLM");

@@ -33,28 +33,81 @@ public final class AtomicFiles {
         void write(OutputStream out) throws IOException;
     }
 
-    public static void write(Path target, ChannelWriter body) throws IOException {
-        Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        // Not Files.createTempFile: that makes owner-only files, and a checkpoint must be readable as the umask says.
-        Path tmp = dir.resolve("." + target.getFileName() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36)
-                + TEMP_SUFFIX);
-        boolean done = false;
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                body.write(ch);
-                ch.force(true);
+    /**
+     * A file written in full (and forced to disk) under a temporary name beside its target, not yet renamed over it:
+     * the first half of an atomic write, so that several files can be written before any of them replaces an old one.
+     */
+    public static final class Staged {
+        private final Path tmp;
+        private final Path target;
+        private boolean open = true;
+
+        private Staged(Path tmp, Path target) {
+            this.tmp = tmp;
+            this.target = target;
+        }
+
+        /** Renames the staged file over its target (atomically where the file system can). */
+        public void commit() throws IOException {
+            if (!open) {
+                throw new IllegalStateException(target + " was already committed or aborted");
             }
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
             }
+            open = false;
+            syncFolder(target.toAbsolutePath().getParent());
+        }
+
+        /** Deletes the staged file; the target stays as it was. */
+        public void abort() {
+            if (open) {
+                open = false;
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // a stray .tmp file is harmless: no reader takes it for the target
+                }
+            }
+        }
+    }
+
+    /** Writes {@code body} to a temporary file beside {@code target}; {@link Staged#commit()} puts it in place. */
+    public static Staged stage(Path target, ChannelWriter body) throws IOException {
+        Path dir = target.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        // Not Files.createTempFile: that makes owner-only files, and a checkpoint must be readable as the umask says.
+        Path tmp = dir.resolve("." + target.getFileName() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36)
+                + TEMP_SUFFIX);
+        Staged staged = new Staged(tmp, target);
+        boolean done = false;
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                body.write(ch);
+                ch.force(true);
+            }
             done = true;
+            return staged;
         } finally {
             if (!done) {
-                Files.deleteIfExists(tmp);
+                staged.abort();
             }
+        }
+    }
+
+    /** Writes a file atomically: staged in full, then renamed over the target. */
+    public static void write(Path target, ChannelWriter body) throws IOException {
+        stage(target, body).commit();
+    }
+
+    /** Makes a rename durable: forces the folder's entry to disk where the platform allows it (best effort). */
+    static void syncFolder(Path dir) {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // some file systems cannot open or force a directory; the rename itself is still atomic
         }
     }
 

@@ -56,6 +56,9 @@ public final class SparseMoeBlock extends AbstractBlock {
                     flat.getDataType()));
         }
         NDArray routerLogits = Linear.linear(flat, ps.getValue(router, x.getDevice(), training)).singletonOrThrow(); // (tokens, experts)
+        if (tokens == 0) {
+            return new NDList(x.zerosLike(), routerLogits); // nothing to route
+        }
         NDArray probs = Precision.atLeastFloat32(routerLogits).softmax(-1); // (tokens, experts)
 
         // Top-k by probability: the choice carries no gradient, the kept probabilities do.

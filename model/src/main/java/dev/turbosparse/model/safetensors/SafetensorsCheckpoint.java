@@ -63,9 +63,16 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
         return new SafetensorsCheckpoint(folder, List.of(f), Collections.unmodifiableMap(tensors));
     }
 
+    /** Index files larger than this are not an index (transformers' are a few hundred KB for a 70B model). */
+    static final long MAX_INDEX_BYTES = 64L << 20;
+
     private static SafetensorsCheckpoint openSharded(Path folder, Path index) {
         JsonNode weightMap;
         try {
+            if (Files.size(index) > MAX_INDEX_BYTES) {
+                throw new ModelFormatException(index + ": " + Files.size(index) + " bytes, more than an index can be ("
+                        + MAX_INDEX_BYTES + ")");
+            }
             weightMap = JsonMapper.builder().build().readTree(Files.readAllBytes(index)).get("weight_map");
         } catch (JacksonException e) {
             throw new ModelFormatException(index + ": not valid JSON: " + e.getOriginalMessage().lines().findFirst().orElse(""));
@@ -86,11 +93,8 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
                     throw new ModelFormatException(index + ": weight_map['" + tensor + "'] must be a file name");
                 }
                 String shard = e.getValue().asText();
-                if (shard.isEmpty() || shard.contains("/") || shard.contains("\\") || shard.startsWith(".")) {
-                    throw new ModelFormatException(index + ": weight_map['" + tensor + "'] names '" + shard
-                            + "', which is not a file of this folder");
-                }
-                SafetensorsFile f = byName.computeIfAbsent(shard, s -> SafetensorsFile.open(folder.resolve(s)));
+                Path shardPath = shardPath(folder, index, tensor, shard);
+                SafetensorsFile f = byName.computeIfAbsent(shard, s -> SafetensorsFile.open(shardPath));
                 TensorInfo info = f.tensors().get(tensor);
                 if (info == null) {
                     throw new ModelFormatException(index + ": lists tensor '" + tensor + "' in " + shard
@@ -114,6 +118,24 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
             }
         }
         return new SafetensorsCheckpoint(folder, List.copyOf(byName.values()), Collections.unmodifiableMap(tensors));
+    }
+
+    /** A shard the index names: a plain file name in the folder, nothing that climbs out of it. */
+    private static Path shardPath(Path folder, Path index, String tensor, String shard) {
+        boolean plain = !shard.isEmpty() && !shard.startsWith(".") && shard.chars().noneMatch(
+                c -> c == '/' || c == '\\' || Character.isISOControl(c));
+        if (plain) {
+            try {
+                Path p = folder.resolve(shard);
+                if (p.getParent() != null && p.getParent().equals(folder)) {
+                    return p;
+                }
+            } catch (java.nio.file.InvalidPathException e) {
+                // refused below
+            }
+        }
+        throw new ModelFormatException(index + ": weight_map['" + tensor + "'] names '" + shard
+                + "', which is not a file of this folder");
     }
 
     public Path folder() {

@@ -211,13 +211,20 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     private static void checkNoOverlap(Path path, Map<String, TensorInfo> tensors) {
-        List<TensorInfo> sorted = new ArrayList<>(tensors.values());
+        List<TensorInfo> sorted = new ArrayList<>();
+        for (TensorInfo t : tensors.values()) {
+            if (t.byteSize() > 0) { // an empty tensor occupies no bytes and overlaps nothing
+                sorted.add(t);
+            }
+        }
         sorted.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
-        for (int i = 1; i < sorted.size(); i++) {
-            TensorInfo prev = sorted.get(i - 1);
-            TensorInfo cur = sorted.get(i);
-            if (cur.begin() < prev.end() && cur.byteSize() > 0 && prev.byteSize() > 0) {
-                throw bad(path, "tensor '" + cur.name() + "' overlaps tensor '" + prev.name() + "' in the data section");
+        TensorInfo furthest = null;
+        for (TensorInfo cur : sorted) {
+            if (furthest != null && cur.begin() < furthest.end()) {
+                throw bad(path, "tensor '" + cur.name() + "' overlaps tensor '" + furthest.name() + "' in the data section");
+            }
+            if (furthest == null || cur.end() > furthest.end()) {
+                furthest = cur;
             }
         }
     }
@@ -316,9 +323,12 @@ public final class SafetensorsFile implements AutoCloseable {
         return out;
     }
 
-    /** A small integer tensor (I64, I32) as longs. */
+    /** A small integer tensor (I64, I32, ...) as longs. */
     public long[] readLongs(String name) {
         TensorInfo t = info(name);
+        if (t.dtype().isFloatingPoint() || t.dtype() == DType.F8_E4M3 || t.dtype() == DType.F8_E5M2) {
+            throw bad(path, "tensor '" + name + "' is " + t.dtype() + ", not an integer type");
+        }
         MemorySegment src = bytes(t);
         long[] out = new long[Math.toIntExact(t.numel())];
         for (int i = 0; i < out.length; i++) {
@@ -327,9 +337,10 @@ public final class SafetensorsFile implements AutoCloseable {
                 case I32 -> src.getAtIndex(DType.INT_LE, i);
                 case U32 -> Integer.toUnsignedLong(src.getAtIndex(DType.INT_LE, i));
                 case I16 -> src.getAtIndex(DType.SHORT_LE, i);
+                case U16 -> Short.toUnsignedInt(src.getAtIndex(DType.SHORT_LE, i));
                 case I8 -> src.get(ValueLayout.JAVA_BYTE, i);
                 case U8, BOOL -> Byte.toUnsignedInt(src.get(ValueLayout.JAVA_BYTE, i));
-                default -> throw bad(path, "tensor '" + name + "' is " + t.dtype() + ", not an integer type");
+                default -> throw new IllegalStateException("unreachable: " + t.dtype());
             };
         }
         return out;

@@ -24,8 +24,10 @@ import java.util.regex.Pattern;
 
 /**
  * Writes safetensors files and Hugging Face checkpoint weights (one file, or shards plus
- * {@code model.safetensors.index.json}). Every file is written atomically; an index is written after its shards,
- * and files of an older layout are removed only after the new one is complete.
+ * {@code model.safetensors.index.json}). Every file is written atomically. All shards are written in full under
+ * temporary names before the first one replaces an old file; the index follows them, and files of an older layout
+ * are removed only after the new one is complete. (A crash between the renames of two shards can still leave a mix;
+ * the trainer's commit marker is what makes a checkpoint count.)
  *
  * <p>Tensor bytes are streamed from each {@link Entry}'s source, so a writer holds at most one tensor's conversion
  * buffer at a time. Output is deterministic: header keys in the given order, the header padded with spaces to a
@@ -60,8 +62,14 @@ public final class SafetensorsWriter {
 
     /** Writes one safetensors file atomically. */
     public static void writeFile(Path file, List<Entry> tensors, Map<String, String> metadata) throws IOException {
+        stageFile(file, tensors, metadata).commit();
+    }
+
+    /** Writes one safetensors file under a temporary name; the caller commits or aborts it. */
+    static AtomicFiles.Staged stageFile(Path file, List<Entry> tensors, Map<String, String> metadata)
+            throws IOException {
         byte[] header = header(tensors, metadata);
-        AtomicFiles.write(file, (FileChannel ch) -> {
+        return AtomicFiles.stage(file, (FileChannel ch) -> {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
             writeFully(ch, len);
             writeFully(ch, ByteBuffer.wrap(header));
@@ -102,25 +110,36 @@ public final class SafetensorsWriter {
         if (shards.isEmpty()) {
             shards.add(List.of());
         }
+        // Every shard is written in full before any replaces a file of the old checkpoint: a source that fails, or a
+        // full disk, leaves the old weights as they were.
         List<Path> written = new ArrayList<>();
-        if (shards.size() == 1) {
-            Path single = folder.resolve(SafetensorsCheckpoint.SINGLE_FILE);
-            writeFile(single, shards.getFirst(), metadata);
-            written.add(single);
-            Files.deleteIfExists(folder.resolve(SafetensorsCheckpoint.INDEX_FILE));
-        } else {
-            Map<String, String> weightMap = new LinkedHashMap<>();
-            long total = 0;
+        List<AtomicFiles.Staged> staged = new ArrayList<>();
+        Map<String, String> weightMap = new LinkedHashMap<>();
+        long total = 0;
+        boolean ok = false;
+        try {
             for (int i = 0; i < shards.size(); i++) {
-                String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
-                Path shard = folder.resolve(name);
-                writeFile(shard, shards.get(i), metadata);
-                written.add(shard);
+                String name = shards.size() == 1 ? SafetensorsCheckpoint.SINGLE_FILE
+                        : String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
+                staged.add(stageFile(folder.resolve(name), shards.get(i), metadata));
+                written.add(folder.resolve(name));
                 for (Entry e : shards.get(i)) {
                     weightMap.put(e.name(), name);
                     total += e.byteSize();
                 }
             }
+            ok = true;
+        } finally {
+            if (!ok) {
+                staged.forEach(AtomicFiles.Staged::abort);
+            }
+        }
+        for (AtomicFiles.Staged s : staged) {
+            s.commit();
+        }
+        if (shards.size() == 1) {
+            Files.deleteIfExists(folder.resolve(SafetensorsCheckpoint.INDEX_FILE));
+        } else {
             ObjectNode index = MAPPER.createObjectNode();
             index.putObject("metadata").put("total_size", total);
             ObjectNode map = index.putObject("weight_map");

@@ -48,6 +48,19 @@ final class GgufBytes {
         return this;
     }
 
+    /** A uint8 array of {@code n} copies of a byte. */
+    GgufBytes u8Array(String key, int n, byte value) {
+        str(kv, key);
+        u32(kv, 9);
+        u32(kv, 0);
+        u64(kv, n);
+        for (int i = 0; i < n; i++) {
+            kv.write(value);
+        }
+        kvCount++;
+        return this;
+    }
+
     /** A tensor info; {@code data} is appended at {@code offset} (padded with zeros up to it). */
     GgufBytes tensor(String name, long[] dims, int type, long offset, byte[] bytes) {
         info(name, dims, type, offset);

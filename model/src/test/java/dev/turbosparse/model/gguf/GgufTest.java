@@ -203,6 +203,59 @@ class GgufTest {
     }
 
     @Test
+    void numericArraysStayPrimitiveAndKeysAreBounded(@TempDir Path dir) throws IOException {
+        Path p = dir.resolve("array.gguf");
+        Files.write(p, oneTensor(0, 0).u8Array("big.array", 1 << 20, (byte) -1).build());
+        try (GgufFile g = GgufFile.open(p)) {
+            byte[] a = (byte[]) g.metadata().get("big.array"); // one byte per element, not a boxed Long
+            assertEquals(1 << 20, a.length);
+            assertEquals(255, a[7] & 0xFF);
+            assertEquals(1 << 20, g.arrayLength("big.array"));
+        }
+        String longKey = "k".repeat(70_000);
+        assertTrue(fails(dir, oneTensor(0, 0).string(longKey, "v").build()).contains("key of 70000 bytes is longer than"));
+    }
+
+    @Test
+    void namesWithControlCharactersStayOnOneLine(@TempDir Path dir) throws IOException {
+        String msg = fails(dir, oneTensor(0, 0).string("a\nb", "x").string("a\nb", "y").build());
+        assertTrue(msg.contains("metadata key 'a\\nb' appears twice"), msg);
+    }
+
+    @Test
+    void impossibleHyperparametersAreRefusedNotDividedBy(@TempDir Path dir) throws IOException {
+        GgufBytes b = new GgufBytes().string("general.architecture", "llama").u32("llama.embedding_length", 64)
+                .u32("llama.attention.head_count", 0).u32("llama.block_count", 1).u32("llama.feed_forward_length", 8)
+                .u32("llama.context_length", 16).tensor("token_embd.weight", new long[] {4}, 0, 0, new byte[16]);
+        Path p = dir.resolve("heads.gguf");
+        Files.write(p, b.build());
+        try (GgufFile g = GgufFile.open(p)) {
+            ModelFormatException e = assertThrows(ModelFormatException.class, () -> LlamaGguf.config(g));
+            assertTrue(e.getMessage().contains("'llama.attention.head_count' must be positive, got 0"), e.getMessage());
+        }
+        b = new GgufBytes().string("general.architecture", "llama").u32("llama.embedding_length", 64)
+                .u32("llama.attention.head_count", 4).u32("llama.block_count", 1).u32("llama.feed_forward_length", 8)
+                .u32("llama.context_length", 16).tensor("token_embd.weight", new long[] {4}, 0, 0, new byte[16]);
+        Files.write(p, b.build());
+        try (GgufFile g = GgufFile.open(p)) {
+            ModelFormatException e = assertThrows(ModelFormatException.class, () -> LlamaGguf.config(g));
+            assertTrue(e.getMessage().contains("'token_embd.weight' has dims [4]; an embedding table has two"), e.getMessage());
+        }
+    }
+
+    @Test
+    void partialBlocksAreNotReadSilently(@TempDir Path dir) throws IOException {
+        Path p = dir.resolve("q8.gguf");
+        Files.write(p, new GgufBytes().tensor("q", new long[] {64}, 8, 0, new byte[68]).build());
+        try (GgufFile g = GgufFile.open(p); Arena a = Arena.ofConfined()) {
+            GgufFile.TensorInfo q = g.tensor("q");
+            assertThrows(IndexOutOfBoundsException.class, () -> g.readFloat32(q, 5, 32, a.allocate(128)));
+            assertThrows(IndexOutOfBoundsException.class, () -> g.readFloat32(q, 32, Long.MAX_VALUE - 8, a.allocate(128)));
+            g.readFloat32(q, 32, 32, a.allocate(128)); // the second whole block
+        }
+    }
+
+    @Test
     void truncatedHeaderAndHugeCounts(@TempDir Path dir) throws IOException {
         byte[] fixture = Files.readAllBytes(TestData.parity("mistral").resolve("model.f32.gguf"));
         String msg = fails(dir, Arrays.copyOf(fixture, 5000));

@@ -204,6 +204,53 @@ class SafetensorsTest {
     }
 
     @Test
+    void anEmptyTensorDoesNotHideAnOverlap(@TempDir Path dir) throws IOException {
+        String h = "{\"a\":{\"dtype\":\"U8\",\"shape\":[100],\"data_offsets\":[0,100]},"
+                + "\"z\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[50,50]},"
+                + "\"b\":{\"dtype\":\"U8\",\"shape\":[20],\"data_offsets\":[60,80]}}";
+        assertTrue(openFails(writeRaw(dir, h.length(), h, 100)).contains("tensor 'b' overlaps tensor 'a'"));
+    }
+
+    @Test
+    void namesWithControlCharactersStayOnOneLine(@TempDir Path dir) throws IOException {
+        String h = "{\"a\\nb\":{\"dtype\":\"X9\",\"shape\":[1],\"data_offsets\":[0,1]}}";
+        assertTrue(openFails(writeRaw(dir, h.length(), h, 1)).contains("tensor 'a\\nb': unknown dtype 'X9'"));
+    }
+
+    @Test
+    void aFailedSaveLeavesTheOldCheckpointWhole(@TempDir Path dir) throws IOException {
+        try (SafetensorsCheckpoint src = SafetensorsCheckpoint.open(TestData.parity("mistral"))) {
+            SafetensorsWriter.writeCheckpoint(dir, rawEntries(src), 30_000, SafetensorsWriter.PT_METADATA);
+        }
+        Map<String, byte[]> before = new java.util.TreeMap<>();
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path p : files.toList()) {
+                before.put(p.getFileName().toString(), Files.readAllBytes(p));
+            }
+        }
+        // The same layout again, with new values (zeros), and a source that fails in the last shard: by then the
+        // earlier shards are written.
+        List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+        try (SafetensorsCheckpoint src = SafetensorsCheckpoint.open(TestData.parity("mistral"))) {
+            src.tensors().forEach((name, l) -> entries.add(new SafetensorsWriter.Entry(name, l.info().dtype(),
+                    l.info().shape(), ch -> SafetensorsWriter.writeFully(ch, ByteBuffer.allocate((int) l.info().byteSize())))));
+            SafetensorsWriter.Entry last = entries.removeLast();
+            entries.add(new SafetensorsWriter.Entry(last.name(), last.dtype(), last.shape(),
+                    ch -> { throw new IOException("disk full"); }));
+            assertThrows(IOException.class,
+                    () -> SafetensorsWriter.writeCheckpoint(dir, entries, 30_000, SafetensorsWriter.PT_METADATA));
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            List<Path> now = files.toList();
+            assertEquals(before.keySet(), new java.util.TreeSet<>(now.stream().map(p -> p.getFileName().toString()).toList()),
+                    "no temporary or new file is left");
+            for (Path p : now) {
+                assertArrayEquals(before.get(p.getFileName().toString()), Files.readAllBytes(p), p + " is unchanged");
+            }
+        }
+    }
+
+    @Test
     void indexNamingAMissingTensorOrFile(@TempDir Path dir) throws IOException {
         try (SafetensorsCheckpoint src = SafetensorsCheckpoint.open(TestData.parity("mistral"))) {
             SafetensorsWriter.writeCheckpoint(dir, rawEntries(src), 30_000, SafetensorsWriter.PT_METADATA);
@@ -219,6 +266,10 @@ class SafetensorsTest {
         Files.writeString(index, text.replace("\"model-00001-of-", "\"../model-00001-of-"));
         e = assertThrows(ModelFormatException.class, () -> SafetensorsCheckpoint.open(dir));
         assertTrue(e.getMessage().contains("not a file of this folder"), e.getMessage());
+        Files.writeString(index, text.replace("\"model-00001-of-", "\"mo\\u0000del-00001-of-"));
+        e = assertThrows(ModelFormatException.class, () -> SafetensorsCheckpoint.open(dir));
+        assertTrue(e.getMessage().contains("mo\\x00del-00001-of-") && e.getMessage().contains("not a file of this folder"),
+                e.getMessage());
     }
 
     @Test
