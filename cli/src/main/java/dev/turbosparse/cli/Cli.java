@@ -3,7 +3,7 @@ package dev.turbosparse.cli;
 import ai.djl.engine.EngineException;
 
 import dev.turbosparse.model.config.ConfigIO;
-import dev.turbosparse.model.io.ModelFormatException;
+import dev.turbosparse.model.io.InputException;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -45,7 +45,7 @@ final class Cli {
         String name = cmd.getCommandName();
         String message = switch (e) {
             case UserError u -> u.getMessage();
-            case ModelFormatException m -> m.getMessage();
+            case InputException m -> m.getMessage();
             case IllegalArgumentException a -> a.getMessage();
             case NoSuchFileException n -> n.getFile() + ": not found";
             case IOException io -> io.getMessage() == null ? io.toString() : io.getMessage();

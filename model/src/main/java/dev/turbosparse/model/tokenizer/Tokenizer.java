@@ -78,9 +78,19 @@ public final class Tokenizer implements AutoCloseable {
         } catch (IOException e) {
             throw new ModelFormatException(file + ": cannot read: " + e.getMessage(), e);
         }
-        JsonNode json = readJson(file, bytes);
         Path configFile = file.resolveSibling(CONFIG_FILE_NAME);
-        JsonNode config = Files.isRegularFile(configFile) ? readJson(configFile, readBytes(configFile)) : null;
+        byte[] config = Files.isRegularFile(configFile) ? readBytes(configFile) : null;
+        return fromBytes(file.toString(), bytes, config);
+    }
+
+    /**
+     * A tokenizer from the bytes of tokenizer.json and, if there is one, tokenizer_config.json (as read from any file
+     * system). {@code name} names the file in error messages.
+     */
+    public static Tokenizer fromBytes(String name, byte[] bytes, byte[] configBytes) {
+        Path file = Path.of(name);
+        JsonNode json = readJson(file, bytes);
+        JsonNode config = configBytes == null ? null : readJson(file.resolveSibling(CONFIG_FILE_NAME), configBytes);
 
         boolean addBos;
         boolean addEos;
@@ -221,6 +231,19 @@ public final class Tokenizer implements AutoCloseable {
         System.arraycopy(body, 0, ids, at, body.length);
         if (withEos) {
             ids[ids.length - 1] = eosId;
+        }
+        return ids;
+    }
+
+    /**
+     * Token ids of many texts at once, without BOS or EOS: the tokenizers library encodes them in parallel on all
+     * cores.
+     */
+    public long[][] encodeBatch(java.util.List<String> texts) {
+        ai.djl.huggingface.tokenizers.Encoding[] enc = hf.batchEncode(texts.toArray(new String[0]), false, false);
+        long[][] ids = new long[enc.length][];
+        for (int i = 0; i < enc.length; i++) {
+            ids[i] = enc[i].getIds();
         }
         return ids;
     }
