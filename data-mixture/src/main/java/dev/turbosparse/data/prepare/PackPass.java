@@ -15,8 +15,12 @@ import org.apache.hadoop.fs.Path;
 
 /**
  * The second pass of preparation, for one source: read the token files in input order, send each document to the
- * training or the held-out packer (by a hash of its tokens, so the split is stable and needs no text), write the
- * shards, then the manifest, then remove shards of an older run that the new manifest does not list.
+ * training or the held-out packer, write the shards, then the manifest, then remove shards of an older run that the
+ * new manifest does not list.
+ *
+ * <p>The held-out documents are the ⌈fraction × documents⌉ with the smallest hash of their token ids (at least one
+ * is left for training): an exact share even for a small source, stable across runs, and identical documents always
+ * fall on the same side.
  */
 final class PackPass {
 
@@ -29,16 +33,16 @@ final class PackPass {
      */
     static Manifest run(FileSystem fs, Path sourceDir, SourcePlan plan, PrepareSettings s,
             Manifest.TokenizerInfo tokenizer, List<FileRecord> records, int bos, int eos) throws IOException {
-        Path tokenDir = new Path(sourceDir, Preparer.TOKEN_DIR);
+        Path tokenDir = new Path(sourceDir, TokenDirectory.NAME);
         int perShard = s.sequencesPerShard();
         Packer train = new Packer(fs, sourceDir, "train", s.seqLen(), perShard, tokenizer.sha256(), bos, eos);
         Packer heldout = new Packer(fs, sourceDir, "heldout", s.seqLen(), perShard, tokenizer.sha256(), bos, eos);
-        long threshold = heldoutThreshold(s.heldoutFraction());
+        long threshold = heldoutThreshold(fs, tokenDir, records, s.heldoutFraction());
         for (FileRecord r : records) {
             try (TokenFile.Reader reader = new TokenFile.Reader(fs, new Path(tokenDir, r.tokenFile()))) {
                 for (int[] ids = reader.next(); ids != null; ids = reader.next()) {
                     int n = reader.length();
-                    if (Long.compareUnsigned(hash(ids, n), threshold) < 0) {
+                    if (threshold != NONE && Long.compareUnsigned(hash(ids, n), threshold) <= 0) {
                         heldout.add(ids, n);
                     } else {
                         train.add(ids, n);
@@ -62,17 +66,44 @@ final class PackPass {
         return m;
     }
 
-    /** Documents whose hash falls below this (as unsigned 64-bit) are held out. */
-    static long heldoutThreshold(double fraction) {
-        if (fraction <= 0) {
-            return 0;
+    /** No document is held out. */
+    static final long NONE = 0;
+
+    /**
+     * The hash (unsigned) at or below which documents are held out: the largest of the ⌈fraction × n⌉ smallest
+     * document hashes, found in one read of the token files with a bounded heap. {@link #NONE} if none is held out.
+     */
+    static long heldoutThreshold(FileSystem fs, Path tokenDir, List<FileRecord> records, double fraction)
+            throws IOException {
+        long documents = records.stream().mapToLong(FileRecord::documents).sum();
+        long k = Math.min((long) Math.ceil(fraction * documents), documents - 1);
+        if (fraction <= 0 || k <= 0) {
+            return NONE;
         }
-        // fraction * 2^64, as an unsigned long
-        double scaled = fraction * 0x1p64;
-        return scaled >= 0x1p63 ? (long) (scaled - 0x1p63) ^ Long.MIN_VALUE : (long) scaled;
+        if (k > Integer.MAX_VALUE - 8) {
+            throw new DataException("a held-out split of " + k + " documents is too large; lower --heldout");
+        }
+        // Max-heap (by unsigned value) of the k smallest hashes seen.
+        java.util.PriorityQueue<Long> smallest = new java.util.PriorityQueue<>((int) k,
+                (a, b) -> Long.compareUnsigned(b, a));
+        for (FileRecord r : records) {
+            try (TokenFile.Reader reader = new TokenFile.Reader(fs, new Path(tokenDir, r.tokenFile()))) {
+                for (int[] ids = reader.next(); ids != null; ids = reader.next()) {
+                    long h = hash(ids, reader.length());
+                    if (smallest.size() < k) {
+                        smallest.add(h);
+                    } else if (Long.compareUnsigned(h, smallest.peek()) < 0) {
+                        smallest.poll();
+                        smallest.add(h);
+                    }
+                }
+            }
+        }
+        long t = smallest.peek();
+        return t == NONE ? 1 : t; // a hash of 0 is vanishingly rare; keep NONE meaning "none"
     }
 
-    /** A 64-bit hash of a document's token ids (FNV-1a over the ids, then the splitmix64 finaliser). */
+    /** A 64-bit hash of a document's token ids (FNV-1a over the ids, then the splitmix64 finaliser); never 0. */
     static long hash(int[] ids, int n) {
         long h = 0xcbf29ce484222325L;
         for (int i = 0; i < n; i++) {
@@ -81,7 +112,8 @@ final class PackPass {
         h ^= n;
         h = (h ^ (h >>> 30)) * 0xbf58476d1ce4e5b9L;
         h = (h ^ (h >>> 27)) * 0x94d049bb133111ebL;
-        return h ^ (h >>> 31);
+        h ^= h >>> 31;
+        return h == NONE ? 1 : h;
     }
 
     private static Manifest.Skipped skipped(List<FileRecord> records) {

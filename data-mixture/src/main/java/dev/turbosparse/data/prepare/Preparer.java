@@ -1,19 +1,12 @@
 package dev.turbosparse.data.prepare;
 
-import com.fasterxml.jackson.core.JacksonException;
-
 import dev.turbosparse.data.DataException;
 import dev.turbosparse.data.corpus.CorpusReader;
 import dev.turbosparse.data.fs.Fs;
 import dev.turbosparse.model.tokenizer.Tokenizer;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,8 +31,6 @@ import org.apache.logging.log4j.Logger;
 public final class Preparer {
 
     private static final Logger LOG = LogManager.getLogger(Preparer.class);
-
-    static final String TOKEN_DIR = "_tokens";
 
     /** Hears how preparation goes: for progress bars and logs. */
     public interface Listener {
@@ -137,19 +128,19 @@ public final class Preparer {
         }
         String tokenSettings = plan.tokenSettings(tokenizer.fingerprint(), settings);
         CorpusReader reader = plan.format().reader(settings.textField());
-        Path tokenDir = new Path(dir, TOKEN_DIR);
+        TokenDirectory tokens = new TokenDirectory(outFs, dir);
         List<FileRecord> records = new ArrayList<>();
         long before = 0;
         int reused = 0;
         for (int i = 0; i < plan.files().size(); i++) {
             FileStatus file = plan.files().get(i);
-            FileRecord r = reusable(tokenDir, plan, file, i, tokenSettings);
+            FileRecord r = tokens.reusable(plan, file, i, tokenSettings);
             if (r == null) {
                 long base = before;
                 r = TokenizePass.run(Fs.fs(file.getPath(), conf), conf, file, plan.relative(file), i, reader, tokenizer,
-                        tokenSettings, settings.strict(), outFs, tokenDir,
+                        tokenSettings, settings.strict(), outFs, tokens.path(),
                         chars -> listener.progress(plan, base + Math.min(chars, file.getLen())));
-                writeRecord(tokenDir, r);
+                tokens.write(r);
             } else {
                 reused++;
             }
@@ -163,7 +154,7 @@ public final class Preparer {
         }
         Manifest m = PackPass.run(outFs, dir, plan, settings, tokenizerInfo(), records, bos(), eos());
         if (!settings.keepTokens()) {
-            Fs.deleteRecursively(outFs, tokenDir);
+            tokens.delete();
         }
         listener.done(plan, m, false);
         return m;
@@ -194,51 +185,12 @@ public final class Preparer {
         List<Manifest.Shard> all = new ArrayList<>(m.shards());
         all.addAll(m.heldout().shards());
         for (Manifest.Shard s : all) {
-            if (!verify(new Path(dir, s.file()), s.bytes(), s.sha256())) {
+            if (!TokenDirectory.verify(outFs, new Path(dir, s.file()), s.bytes(), s.sha256())) {
                 LOG.warn("source '{}': shard {} of an earlier run does not verify; preparing again", plan.name(), s.file());
                 return null;
             }
         }
         return m;
-    }
-
-    private FileRecord reusable(Path tokenDir, SourcePlan plan, FileStatus file, int index, String tokenSettings) {
-        Path recordPath = new Path(tokenDir, String.format("%06d.json", index));
-        if (!Fs.exists(outFs, recordPath)) {
-            return null;
-        }
-        FileRecord r;
-        try {
-            r = Manifest.MAPPER.readValue(Fs.readAll(outFs, recordPath, 256L << 20), FileRecord.class);
-        } catch (JacksonException | DataException e) {
-            return null;
-        } catch (IOException e) {
-            return null;
-        }
-        boolean same = r.index() == index && r.file().equals(plan.relative(file)) && r.bytes() == file.getLen()
-                && r.modified() == file.getModificationTime() && r.settings().equals(tokenSettings);
-        return same && verify(new Path(tokenDir, r.tokenFile()), -1, r.sha256()) ? r : null;
-    }
-
-    private void writeRecord(Path tokenDir, FileRecord r) throws IOException {
-        byte[] json = Manifest.MAPPER.writeValueAsString(r).getBytes(StandardCharsets.UTF_8);
-        Fs.writeAtomically(outFs, new Path(tokenDir, String.format("%06d.json", r.index())), o -> o.write(json));
-    }
-
-    /** Whether a file exists with the given size (when not negative) and sha256. */
-    boolean verify(Path file, long bytes, String sha256) {
-        try {
-            if (!outFs.exists(file) || (bytes >= 0 && outFs.getFileStatus(file).getLen() != bytes)) {
-                return false;
-            }
-            MessageDigest md = TokenizePass.sha256();
-            try (InputStream in = new DigestInputStream(outFs.open(file), md)) {
-                in.transferTo(java.io.OutputStream.nullOutputStream());
-            }
-            return HexFormat.of().formatHex(md.digest()).equals(sha256);
-        } catch (IOException e) {
-            return false;
-        }
     }
 
     /** The shard file name pattern, for tools that list a prepared source. */
