@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.turbosparse.data.fs.Fs;
+import dev.turbosparse.data.mixture.MixtureConfig;
 import dev.turbosparse.data.mixture.MixtureReport;
 import dev.turbosparse.data.mixture.MixtureSampler;
 import dev.turbosparse.data.mixture.MixtureSpec;
@@ -27,12 +28,17 @@ final class MixtureCommand implements Callable<Integer> {
 
     enum Format { json, text }
 
-    @Option(names = "--data", required = true, paramLabel = "URI", description = "Where the sources were prepared.")
+    @Option(names = "--data", paramLabel = "URI", description = "Where the sources were prepared.")
     String data;
 
-    @Option(names = "--weights", required = true, paramLabel = "NAME=W,...",
+    @Option(names = "--weights", paramLabel = "NAME=W,...",
             description = "Weights per source, e.g. web=0.7,code=0.2,math=0.1 (normalised; each > 0).")
     String weights;
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "A mixture definition (configs/mixtures/*.yaml) giving the data, weights and temperature;"
+                + " --data and --weights override it.")
+    java.nio.file.Path config;
 
     @Option(names = "--sequences", required = true, paramLabel = "N", description = "Sequences to draw.")
     long sequences;
@@ -40,9 +46,9 @@ final class MixtureCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--temperature", defaultValue = "1.0", paramLabel = "T",
-            description = "Targets are w^(1/T), normalised: above 1 flattens the mixture (default: ${DEFAULT-VALUE}).")
-    double temperature;
+    @Option(names = "--temperature", paramLabel = "T",
+            description = "Targets are w^(1/T), normalised: above 1 flattens the mixture (default: 1, or the config's).")
+    Double temperature;
 
     @Option(names = "--format", defaultValue = "text", description = "json or text (default: ${DEFAULT-VALUE}).")
     Format format;
@@ -52,8 +58,19 @@ final class MixtureCommand implements Callable<Integer> {
         if (sequences < 1) {
             throw new Cli.UserError("--sequences must be at least 1, got " + sequences);
         }
-        MixtureSampler sampler = MixtureSampler.open(data, MixtureSpec.parse(weights, temperature), seed,
-                Fs.configuration());
+        MixtureSpec spec;
+        if (config != null) {
+            MixtureConfig c = MixtureConfig.read(config);
+            data = data != null ? data : c.data();
+            MixtureSpec fromConfig = c.spec();
+            double t = temperature != null ? temperature : fromConfig.temperature();
+            spec = weights != null ? MixtureSpec.parse(weights, t) : new MixtureSpec(fromConfig.weights(), t);
+        } else if (data == null || weights == null) {
+            throw new Cli.UserError("give --data and --weights (or a --config with them)");
+        } else {
+            spec = MixtureSpec.parse(weights, temperature != null ? temperature : 1.0);
+        }
+        MixtureSampler sampler = MixtureSampler.open(data, spec, seed, Fs.configuration());
         int batch = (int) Math.min(sequences, 1024);
         int[] buffer = new int[batch * sampler.width()];
         try (Progress progress = Progress.count("mixture", sequences, "sequences")) {

@@ -2,7 +2,9 @@ package dev.turbosparse.cli;
 
 import dev.turbosparse.data.corpus.CorpusFormat;
 import dev.turbosparse.data.fs.Fs;
+import dev.turbosparse.data.mixture.MixtureConfig;
 import dev.turbosparse.data.prepare.Manifest;
+import dev.turbosparse.data.prepare.PrepareJob;
 import dev.turbosparse.data.prepare.PrepareSettings;
 import dev.turbosparse.data.prepare.Preparer;
 import dev.turbosparse.data.prepare.SourcePlan;
@@ -30,19 +32,24 @@ import picocli.CommandLine.Option;
             "A re-run reuses what is complete and verified; a crash loses nothing."})
 final class PrepareCommand implements Callable<Integer> {
 
-    @Option(names = "--input", required = true, paramLabel = "NAME=URI",
+    @Option(names = "--input", paramLabel = "NAME=URI",
             description = "A source: its name (web, code, math, ...) and where its files are. Repeat for more.")
     Map<String, String> inputs = new LinkedHashMap<>();
 
-    @Option(names = "--tokenizer", required = true, paramLabel = "PATH",
+    @Option(names = "--tokenizer", paramLabel = "PATH",
             description = "tokenizer.json, or a folder with it (and tokenizer_config.json).")
     String tokenizer;
 
-    @Option(names = "--seq-len", required = true, paramLabel = "N", description = "Tokens per training sequence.")
-    int seqLen;
+    @Option(names = "--seq-len", paramLabel = "N", description = "Tokens per training sequence.")
+    Integer seqLen;
 
-    @Option(names = "--out", required = true, paramLabel = "URI", description = "Where the prepared sources go.")
+    @Option(names = "--out", paramLabel = "URI", description = "Where the prepared sources go.")
     String out;
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "A mixture definition (configs/mixtures/*.yaml) giving the inputs, tokenizer, seq-len and"
+                + " output; the options above override it.")
+    java.nio.file.Path config;
 
     @Option(names = "--format", paramLabel = "FORMAT", description = "jsonl, parquet or text (default: detected).")
     String format;
@@ -82,14 +89,36 @@ final class PrepareCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Prepare again even sources whose manifest matches.")
     boolean force;
 
+    @Option(names = "--mapreduce", description = "Run as a Hadoop MapReduce job with the Hadoop configuration found"
+            + " on the classpath (HADOOP_CONF_DIR): on YARN when it says mapreduce.framework.name=yarn, else with the"
+            + " local runner. The output is the same as without it. See jobs/README.md.")
+    boolean mapreduce;
+
     @Override
     public Integer call() throws Exception {
+        if (config != null) {
+            MixtureConfig c = MixtureConfig.read(config);
+            inputs = inputs.isEmpty() ? c.inputs() : inputs;
+            tokenizer = tokenizer != null ? tokenizer : c.tokenizer();
+            seqLen = seqLen != null ? seqLen : c.seqLen();
+            out = out != null ? out : c.data();
+            if (c.heldout() != null && !heldoutGiven()) {
+                heldout = c.heldout();
+            }
+        }
+        if (inputs.isEmpty() || tokenizer == null || seqLen == null || out == null) {
+            throw new Cli.UserError("give --input NAME=URI, --tokenizer, --seq-len and --out (or a --config with them)");
+        }
         PrepareSettings settings = new PrepareSettings(seqLen, format == null ? null : CorpusFormat.of(format),
                 textField, include, exclude, bos, !noEos, heldout, shardSequences, strict, keepTokens, force);
         Configuration conf = Fs.configuration();
         Map<String, Manifest> manifests;
-        try (Tokenizer tok = Preparer.loadTokenizer(tokenizer, conf)) {
-            manifests = new Preparer(conf, settings, out, tok, new ProgressListener()).prepare(inputs);
+        if (mapreduce) {
+            manifests = PrepareJob.run(inputs, tokenizer, out, settings, conf);
+        } else {
+            try (Tokenizer tok = Preparer.loadTokenizer(tokenizer, conf)) {
+                manifests = new Preparer(conf, settings, out, tok, new ProgressListener()).prepare(inputs);
+            }
         }
         PrintStream o = Output.stdout();
         o.printf("%-10s %10s %14s %10s %7s %9s %8s%n", "source", "documents", "tokens", "sequences", "shards",
@@ -100,6 +129,13 @@ final class PrepareCommand implements Callable<Integer> {
         o.println("prepared under " + Fs.path(out) + " (manifest.json per source)");
         o.flush();
         return 0;
+    }
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    private boolean heldoutGiven() {
+        return spec.commandLine().getParseResult().hasMatchedOption("--heldout");
     }
 
     /** One progress bar per source, over its input bytes. */

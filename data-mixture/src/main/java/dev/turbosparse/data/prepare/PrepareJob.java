@@ -109,6 +109,9 @@ public final class PrepareJob {
             job.setNumReduceTasks(todo.size());
             job.setOutputFormatClass(NullOutputFormat.class);
             job.setSpeculativeExecution(false); // tasks write their files themselves
+            if (!"local".equals(jc.get("mapreduce.framework.name", "local"))) {
+                shipDependencies(job.getConfiguration());
+            }
             boolean ok;
             try {
                 ok = job.waitForCompletion(LOG.isInfoEnabled());
@@ -128,6 +131,51 @@ public final class PrepareJob {
         Map<String, Manifest> ordered = new LinkedHashMap<>();
         inputs.keySet().forEach(n -> ordered.put(n, manifests.get(n)));
         return ordered;
+    }
+
+    /** The JVM options our classes need in every task (Arrow reflects into java.nio; the tokenizer is native). */
+    static final String TASK_JVM_FLAGS = "--add-opens=java.base/java.nio=ALL-UNNAMED --enable-native-access=ALL-UNNAMED"
+            + " --sun-misc-unsafe-memory-access=allow -Dai.djl.offline=true";
+
+    /**
+     * For a cluster: the jars next to this module's jar (the launcher's lib folder) go to the tasks through the
+     * distributed cache, as {@code -libjars} would send them, except those the cluster has or the tasks do not need
+     * (Hadoop's own client, the PyTorch engine, the command line); and the task JVMs get the flags our classes need.
+     */
+    static void shipDependencies(Configuration conf) {
+        java.io.File own;
+        try {
+            own = new java.io.File(PrepareJob.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+        java.io.File libDir = own.isFile() ? own.getParentFile() : null;
+        List<String> jars = new ArrayList<>();
+        if (own.isFile()) {
+            jars.add(own.toURI().toString());
+        }
+        java.io.File[] candidates = libDir == null ? null : libDir.listFiles((d, n) -> n.endsWith(".jar"));
+        if (candidates != null) {
+            for (java.io.File f : candidates) {
+                String n = f.getName();
+                boolean skip = n.startsWith("hadoop-") || n.startsWith("pytorch-") || n.startsWith("picocli")
+                        || n.startsWith("progressbar") || n.startsWith("jline") || n.startsWith("log4j-core")
+                        || n.startsWith("log4j-slf4j") || n.startsWith("turbosparse-cli") || f.equals(own);
+                if (!skip) {
+                    jars.add(f.toURI().toString());
+                }
+            }
+        }
+        jars.sort(null);
+        conf.set("tmpjars", String.join(",", jars));
+        for (String key : new String[] {"mapreduce.map.java.opts", "mapreduce.reduce.java.opts"}) {
+            String opts = conf.get(key, "");
+            if (!opts.contains("--add-opens=java.base/java.nio")) {
+                conf.set(key, (opts + " " + TASK_JVM_FLAGS).trim());
+            }
+        }
+        LOG.info("shipping {} jars to the tasks; task JVMs need JDK 25 ({} is appended to their options)", jars.size(),
+                TASK_JVM_FLAGS);
     }
 
     /** What a task needs from the job's configuration. */
