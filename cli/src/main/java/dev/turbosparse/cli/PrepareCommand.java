@@ -94,6 +94,10 @@ final class PrepareCommand implements Callable<Integer> {
             + " local runner. The output is the same as without it. See jobs/README.md.")
     boolean mapreduce;
 
+    @Option(names = "--files-per-map", defaultValue = "1", paramLabel = "N",
+            description = "With --mapreduce: input files each map task tokenizes (default: ${DEFAULT-VALUE}).")
+    int filesPerMap;
+
     @Override
     public Integer call() throws Exception {
         if (config != null) {
@@ -114,6 +118,10 @@ final class PrepareCommand implements Callable<Integer> {
         Configuration conf = Fs.configuration();
         Map<String, Manifest> manifests;
         if (mapreduce) {
+            if (filesPerMap < 1) {
+                throw new Cli.UserError("--files-per-map must be at least 1, got " + filesPerMap);
+            }
+            conf.setInt(PrepareJob.KEY_FILES_PER_MAP, filesPerMap);
             manifests = PrepareJob.run(inputs, tokenizer, out, settings, conf);
         } else {
             try (Tokenizer tok = Preparer.loadTokenizer(tokenizer, conf)) {

@@ -216,6 +216,7 @@ public final class MixtureSampler {
         int[] shardOrder;
         long[] shardStarts; // prefix sums of the shard sizes in shardOrder
         int shardPos = -1;
+        int loadedShard = -1; // which shard's tokens are in shardTokens (kept across epochs)
         int[] shardTokens;
         int[] rowOrder;
 
@@ -266,7 +267,10 @@ public final class MixtureSampler {
 
         private void load(int k) {
             Manifest.Shard shard = source.trainShards().get(shardOrder[k]);
-            shardTokens = source.read(shard);
+            if (loadedShard != shardOrder[k]) {
+                shardTokens = source.read(shard);
+                loadedShard = shardOrder[k];
+            }
             rowOrder = permutation(Math.toIntExact(shard.sequences()),
                     new SplittableRandom(mix(seed, 0xA54FF53A5F1D36F1L, epoch * 1_000_003L + shardOrder[k])));
             shardPos = k;

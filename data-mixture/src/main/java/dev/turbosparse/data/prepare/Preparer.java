@@ -130,6 +130,7 @@ public final class Preparer {
         CorpusReader reader = plan.format().reader(settings.textField());
         TokenDirectory tokens = new TokenDirectory(outFs, dir);
         List<FileRecord> records = new ArrayList<>();
+        long started = System.nanoTime();
         long before = 0;
         int reused = 0;
         for (int i = 0; i < plan.files().size(); i++) {
@@ -152,10 +153,14 @@ public final class Preparer {
             LOG.info("source '{}': reused {} of {} tokenized file(s) from an earlier run", plan.name(), reused,
                     plan.files().size());
         }
+        long tokenized = System.nanoTime();
         Manifest m = PackPass.run(outFs, dir, plan, settings, tokenizerInfo(), records, bos(), eos());
         if (!settings.keepTokens()) {
             tokens.delete();
         }
+        LOG.debug("source '{}': tokenizing pass {} s ({} file(s)), packing pass {} s ({} shard(s))", plan.name(),
+                String.format("%.2f", (tokenized - started) / 1e9), plan.files().size(),
+                String.format("%.2f", (System.nanoTime() - tokenized) / 1e9), m.shards().size() + m.heldout().shards().size());
         listener.done(plan, m, false);
         return m;
     }

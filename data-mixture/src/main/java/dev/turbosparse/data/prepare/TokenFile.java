@@ -73,6 +73,7 @@ final class TokenFile {
         private final DataInputStream in;
         private final int width;
         private int[] buffer = new int[1 << 12];
+        private byte[] raw = new byte[1 << 14];
 
         Reader(FileSystem fs, Path path) throws IOException {
             this.path = path;
@@ -113,8 +114,23 @@ final class TokenFile {
             if (n > buffer.length) {
                 buffer = new int[Math.max(n, buffer.length * 2)];
             }
-            for (int i = 0; i < n; i++) {
-                buffer[i] = width == 2 ? in.readUnsignedShort() : in.readInt();
+            int bytes = Math.multiplyExact(n, width);
+            if (bytes > raw.length) {
+                raw = new byte[Math.max(bytes, raw.length * 2)];
+            }
+            try {
+                in.readFully(raw, 0, bytes);
+            } catch (EOFException e) {
+                throw new DataException(path + ": token file ends inside a document (truncated)");
+            }
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(raw, 0, bytes); // big-endian, as written
+            if (width == 2) {
+                java.nio.ShortBuffer s = b.asShortBuffer();
+                for (int i = 0; i < n; i++) {
+                    buffer[i] = s.get(i) & 0xFFFF;
+                }
+            } else {
+                b.asIntBuffer().get(buffer, 0, n);
             }
             length = n;
             return buffer;
