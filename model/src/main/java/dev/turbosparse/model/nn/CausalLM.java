@@ -1,5 +1,6 @@
 package dev.turbosparse.model.nn;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -18,6 +19,8 @@ import dev.turbosparse.activations.FfnActivationObserver;
 import dev.turbosparse.model.config.ModelConfig;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -127,7 +130,8 @@ public final class CausalLM extends AbstractBlock implements AutoCloseable {
 
     /**
      * A model whose every parameter is filled by {@code source}, straight into the parameter's own (torch-owned)
-     * storage: no weight is held twice. The parameters are then cast to {@code dtype} if it is not float32.
+     * storage: no weight is held twice. The parameters are then cast to {@code dtype} if it is not float32. On a
+     * parent manager of another device than the CPU (a GPU), each weight is filled on the host and copied over.
      *
      * @param progress told the number of parameters filled so far, or null
      */
@@ -139,7 +143,13 @@ public final class CausalLM extends AbstractBlock implements AutoCloseable {
             long done = 0;
             for (HfWeightMap.Entry e : HfWeightMap.entries(config)) {
                 NDArray array = model.manager.create(new Shape(e.shape()), DataType.FLOAT32); // uninitialised
-                source.fill(e, MemorySegment.ofBuffer(array.toByteBuffer(true)));
+                if (array.getDevice().equals(Device.cpu())) {
+                    source.fill(e, MemorySegment.ofBuffer(array.toByteBuffer(true))); // the tensor's own memory
+                } else {
+                    ByteBuffer host = ByteBuffer.allocateDirect(Math.toIntExact(e.numel() * 4)).order(ByteOrder.nativeOrder());
+                    source.fill(e, MemorySegment.ofBuffer(host));
+                    array.set(host); // copied to the device
+                }
                 if (dtype != DataType.FLOAT32) {
                     NDArray cast = array.toType(dtype, true);
                     array.close();

@@ -200,6 +200,11 @@ public final class Tokenizer implements AutoCloseable {
         }
     }
 
+    /** The fingerprint of a tokenizer.json's bytes (what {@link #fingerprint()} returns for it): their sha256. */
+    public static String fingerprintOf(byte[] tokenizerJson) {
+        return sha256(tokenizerJson);
+    }
+
     static String sha256(byte[] bytes) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
