@@ -3,15 +3,15 @@ package dev.turbosparse.cli;
 import ai.djl.engine.EngineException;
 
 import dev.turbosparse.model.config.ConfigIO;
+import dev.turbosparse.model.io.AtomicFiles;
 import dev.turbosparse.model.io.InputException;
+import dev.turbosparse.trainer.TrainingException;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.stream.Stream;
 
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -46,6 +46,7 @@ final class Cli {
         String message = switch (e) {
             case UserError u -> u.getMessage();
             case InputException m -> m.getMessage();
+            case TrainingException t -> t.getMessage();
             case IllegalArgumentException a -> a.getMessage();
             case NoSuchFileException n -> n.getFile() + ": not found";
             case IOException io -> io.getMessage() == null ? io.toString() : io.getMessage();
@@ -86,10 +87,8 @@ final class Cli {
 
     /** Removes a folder and everything in it (a command's own output, after it failed). */
     static void deleteTree(Path folder) {
-        try (Stream<Path> walk = Files.walk(folder)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
+        try {
+            AtomicFiles.deleteTree(folder);
         } catch (IOException e) {
             LOG.warn("could not remove {}: {}", folder, e.getMessage());
         }

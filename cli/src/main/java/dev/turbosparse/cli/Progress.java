@@ -28,28 +28,46 @@ final class Progress implements AutoCloseable {
     private final long unitSize;
     private final long start = System.nanoTime();
     private long lastLog = start;
+    private final long initial; // done before this process started (a resumed run): not counted in the rate
     private long done;
     private boolean logged;
+    private String message = "";
 
-    private Progress(String task, long total, String unit, long unitSize, boolean terminal) {
+    private Progress(String task, long total, String unit, long unitSize, long initial, boolean terminal) {
         this.task = task;
         this.total = Math.max(total, 1);
         this.unit = unit;
         this.unitSize = unitSize;
+        this.initial = initial;
+        this.done = initial;
         this.bar = terminal ? new ProgressBarBuilder().setTaskName(task).setInitialMax(this.total)
                 .setUnit(" " + unit, unitSize).showSpeed().setSpeedUnit(ChronoUnit.SECONDS)
+                .startsFrom(initial, java.time.Duration.ZERO)
                 .setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK).setConsumer(new ConsoleProgressBarConsumer(System.err))
                 .setUpdateIntervalMillis(200).clearDisplayOnFinish().build() : null;
     }
 
     /** Progress over a number of bytes, shown in MB. */
     static Progress bytes(String task, long total) {
-        return new Progress(task, total, "MB", 1L << 20, isTerminal());
+        return new Progress(task, total, "MB", 1L << 20, 0, isTerminal());
     }
 
     /** Progress over a count of things, e.g. tokens. */
     static Progress count(String task, long total, String unit) {
-        return new Progress(task, total, unit, 1, isTerminal());
+        return new Progress(task, total, unit, 1, 0, isTerminal());
+    }
+
+    /** Progress over a count of which {@code initial} were done before (the ETA counts only the rest). */
+    static Progress count(String task, long total, String unit, long initial) {
+        return new Progress(task, total, unit, 1, initial, isTerminal());
+    }
+
+    /** A short note shown after the bar (and in the log lines), e.g. the latest loss. */
+    void message(String text) {
+        message = text;
+        if (bar != null) {
+            bar.setExtraMessage(" " + text);
+        }
     }
 
     private static boolean isTerminal() {
@@ -67,9 +85,10 @@ final class Progress implements AutoCloseable {
             lastLog = now;
             logged = true;
             double elapsed = (now - start) / 1e9;
-            double eta = done == 0 ? Double.NaN : elapsed * (total - done) / done;
-            LOG.info("{}: {} of {} {} ({}%), {} elapsed, ETA {}", task, amount(done), amount(total), unit,
-                    String.format(Locale.ROOT, "%.0f", 100.0 * done / total), clock(elapsed), clock(eta));
+            double eta = done <= initial ? Double.NaN : elapsed * (total - done) / (done - initial);
+            LOG.info("{}: {} of {} {} ({}%), {} elapsed, ETA {}{}", task, amount(done), amount(total), unit,
+                    String.format(Locale.ROOT, "%.0f", 100.0 * done / total), clock(elapsed), clock(eta),
+                    message.isEmpty() ? "" : "; " + message);
         }
     }
 
@@ -96,7 +115,7 @@ final class Progress implements AutoCloseable {
         if (bar != null) {
             bar.close();
         } else if (logged) {
-            LOG.info("{}: {} {} in {}", task, amount(done), unit, clock((System.nanoTime() - start) / 1e9));
+            LOG.info("{}: {} {} in {}", task, amount(done - initial), unit, clock((System.nanoTime() - start) / 1e9));
         }
     }
 }

@@ -122,4 +122,16 @@ public final class AtomicFiles {
     public static void write(Path target, byte[] bytes) throws IOException {
         write(target, (StreamWriter) out -> out.write(bytes));
     }
+
+    /** Deletes a folder and everything in it, if it exists (a command's scratch or failed output). */
+    public static void deleteTree(Path folder) throws IOException {
+        if (!Files.exists(folder)) {
+            return;
+        }
+        try (java.util.stream.Stream<Path> walk = Files.walk(folder)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
 }
