@@ -96,7 +96,7 @@ public final class AdamW implements AutoCloseable {
                     }
                     detached.subi(update);
                 }
-                Gradients.clear(g);
+                Gradients.clear(w);
             }
         }
     }

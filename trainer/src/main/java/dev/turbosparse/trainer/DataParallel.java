@@ -4,7 +4,6 @@ import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
@@ -147,11 +146,12 @@ final class DataParallel implements AutoCloseable {
             }
             for (Parameter p : model.parametersByName().values()) {
                 NDArray main = p.getArray();
-                try (NDArray total = main.getGradient(); NDArray g = r.arrays.get(p.getId()).getGradient();
+                NDArray replica = r.arrays.get(p.getId());
+                try (NDArray total = main.getGradient(); NDArray g = replica.getGradient();
                         NDArray moved = g.toDevice(main.getDevice(), true)) {
                     total.addi(moved);
-                    Gradients.clear(g);
                 }
+                Gradients.clear(replica);
             }
         }
     }
@@ -161,9 +161,7 @@ final class DataParallel implements AutoCloseable {
         for (Replica r : replicas) {
             if (r.arrays != null) {
                 for (NDArray a : r.arrays.values()) {
-                    try (NDArray g = a.getGradient()) {
-                        Gradients.clear(g);
-                    }
+                    Gradients.clear(a);
                 }
             }
         }
@@ -178,10 +176,12 @@ final class DataParallel implements AutoCloseable {
             }
             for (Parameter p : model.parametersByName().values()) {
                 NDArray replica = r.arrays.get(p.getId());
-                try (NDArray main = p.getArray().stopGradient(); NDArray src = main.toDevice(devices.get(k), true);
-                        NDArray dst = replica.stopGradient()) {
-                    dst.set(new NDIndex("..."), src);
+                NDArray fresh;
+                try (NDArray main = p.getArray().stopGradient()) {
+                    fresh = main.toDevice(devices.get(k), true); // a new leaf with the updated weights
                 }
+                replica.intern(fresh); // the replica now holds it (and frees its old tensor): no copy through indexing
+                replica.setRequiresGradient(true);
             }
         }
     }
