@@ -52,8 +52,9 @@ final class TrainCommand implements Callable<Integer> {
             result = Trainer.run(r, resume, Fs.configuration(), bars);
         }
         PrintStream out = Output.stdout();
-        out.printf(Locale.ROOT, "trained %,d steps (%,d tokens, %d skipped); last training loss %.4f%n", result.step(),
-                result.tokens(), result.skippedSteps(), result.loss());
+        out.printf(Locale.ROOT, "trained %,d steps (%,d tokens, %d skipped)%s%n", result.step(), result.tokens(),
+                result.skippedSteps(), Double.isFinite(result.loss())
+                        ? String.format(Locale.ROOT, "; last training loss %.4f", result.loss()) : "");
         if (!result.heldoutLoss().isEmpty()) {
             StringBuilder b = new StringBuilder("held-out loss:");
             result.heldoutLoss().forEach((k, v) -> b.append(String.format(Locale.ROOT, " %s %.4f", k, v)));

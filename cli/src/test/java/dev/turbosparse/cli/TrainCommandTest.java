@@ -125,43 +125,66 @@ class TrainCommandTest {
     }
 
     @Test
-    void aRunKilledWithSigkillResumesToTheSameLossesAndWeights() throws Exception {
+    void runsKilledBySigkillOrStoppedBySigtermResumeToTheSameLossesAndWeights() throws Exception {
         String[] settings = {"--set", "data.mixture=" + mixture, "--set", "steps=12", "--set", "checkpoint.every=3",
             "--set", "eval.every=6", "--set", "schedule.warmup_steps=2"};
         Path reference = dir.resolve("reference");
         CliRun whole = CliRun.of(concat(new String[] {"train", recipe(), "--set", "output=" + reference}, settings));
         assertEquals(0, whole.exit(), whole.err());
 
+        // SIGKILL at a random step: nothing runs after it; the run resumes from its last committed checkpoint
         long seed = System.nanoTime();
         int killAt = 4 + new Random(seed).nextInt(7); // after step 4..10, always past the first checkpoint (step 3)
         Path killed = dir.resolve("killed");
+        Process child = startAndWait(killed, settings, killAt);
+        child.destroyForcibly(); // SIGKILL: no shutdown hook, no flush, nothing
+        assertTrue(child.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(137, child.exitValue(), "killed by SIGKILL");
+        String context = "killed after step " + metrics(killed).getLast().get("step").asInt() + " (seed " + seed + ")";
+        resumeAndCompare(killed, reference, settings, context);
+
+        // SIGTERM (a time limit, a preemption): the step under way ends and is checkpointed before the JVM exits
+        Path stopped = dir.resolve("stopped");
+        String[] rare = concat(settings, new String[] {"--set", "checkpoint.every=1000"});
+        child = startAndWait(stopped, rare, 2);
+        child.destroy(); // SIGTERM
+        assertTrue(child.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(143, child.exitValue(), "stopped by SIGTERM");
+        int last = metrics(stopped).getLast().get("step").asInt();
+        assertTrue(Files.exists(stopped.resolve("checkpoints/step-%06d/COMMITTED".formatted(last))),
+                "the step under way was checkpointed: step " + last + "\n" + Files.readString(dir.resolve("child.log")));
+        assertTrue(Files.readString(dir.resolve("child.log")).contains("stopped by a signal after step " + last),
+                Files.readString(dir.resolve("child.log")));
+        resumeAndCompare(stopped, reference, rare, "stopped after step " + last);
+    }
+
+    /** Starts a training run in a child JVM and waits until its metrics show step {@code atLeast}. */
+    private Process startAndWait(Path output, String[] settings, int atLeast) throws Exception {
         List<String> cmd = childJvm();
-        cmd.addAll(List.of(concat(new String[] {"train", recipe(), "--set", "output=" + killed}, settings)));
+        cmd.addAll(List.of(concat(new String[] {"train", recipe(), "--set", "output=" + output}, settings)));
         Process child = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("child.log").toFile()).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
         while (child.isAlive() && System.nanoTime() < deadline) {
-            List<JsonNode> lines = metrics(killed);
-            if (!lines.isEmpty() && lines.getLast().get("step").asInt() >= killAt) {
+            List<JsonNode> lines = metrics(output);
+            if (!lines.isEmpty() && lines.getLast().get("step").asInt() >= atLeast) {
                 break;
             }
             Thread.sleep(20);
         }
-        assertTrue(child.isAlive(), "the child ran to its end before step " + killAt + ":\n"
+        assertTrue(child.isAlive(), "the child ended before step " + atLeast + ":\n"
                 + Files.readString(dir.resolve("child.log")));
-        child.destroyForcibly(); // SIGKILL: no shutdown hook, no flush, nothing
-        child.waitFor(30, TimeUnit.SECONDS);
-        assertEquals(137, child.exitValue(), "killed by SIGKILL");
-        int stepsBeforeKill = metrics(killed).getLast().get("step").asInt();
+        return child;
+    }
 
-        CliRun resumed = CliRun.of(concat(new String[] {"train", recipe(), "--set", "output=" + killed, "--resume"},
+    /** Resumes a run in-process and checks every step's loss, the held-out losses and the final weights. */
+    private static void resumeAndCompare(Path run, Path reference, String[] settings, String context) throws IOException {
+        CliRun resumed = CliRun.of(concat(new String[] {"train", recipe(), "--set", "output=" + run, "--resume"},
                 settings));
         assertEquals(0, resumed.exit(), resumed.err());
         assertTrue(resumed.err().contains("resumed from"), resumed.err());
-
         List<JsonNode> a = metrics(reference);
-        List<JsonNode> b = metrics(killed);
-        String context = "killed after step " + stepsBeforeKill + " (seed " + seed + ")";
+        List<JsonNode> b = metrics(run);
         assertEquals(a.size(), b.size(), context);
         for (int i = 0; i < a.size(); i++) {
             assertEquals(a.get(i).get("step"), b.get(i).get("step"), context);
@@ -170,7 +193,7 @@ class TrainCommandTest {
             assertEquals(a.get(i).get("heldout_loss"), b.get(i).get("heldout_loss"), context);
         }
         assertArrayEquals(Files.readAllBytes(reference.resolve("final/model.safetensors")),
-                Files.readAllBytes(killed.resolve("final/model.safetensors")), "final weights, " + context);
+                Files.readAllBytes(run.resolve("final/model.safetensors")), "final weights, " + context);
     }
 
     private static String[] concat(String[] a, String[] b) {

@@ -258,6 +258,10 @@ public record Recipe(
         return r;
     }
 
+    /** Keys whose values are paths or URIs. */
+    static final java.util.Set<String> PATH_KEYS = java.util.Set.of("model.base", "model.config", "model.tokenizer",
+            "data.mixture", "data.prepared", "output");
+
     /** Applies {@code a.b.c=value} to the tree; the value is read as YAML ({@code 3e-4}, {@code true}, {@code [1, 2]}). */
     static void set(Path file, ObjectNode root, String assignment) {
         int eq = assignment.indexOf('=');
@@ -273,6 +277,11 @@ public record Recipe(
         }
         if (value == null || value.isMissingNode()) {
             value = YAML.getNodeFactory().nullNode();
+        }
+        String key = String.join(".", keys);
+        if (PATH_KEYS.contains(key) && value.isTextual()) {
+            // a path on the command line is relative to where the command runs, not to the recipe
+            value = YAML.getNodeFactory().textNode(resolve(Path.of("").toAbsolutePath(), value.asText()));
         }
         ObjectNode node = root;
         for (int i = 0; i < keys.length - 1; i++) {
@@ -334,7 +343,7 @@ public record Recipe(
         }
         if ((data.mixture() == null) == (data.prepared() == null)) {
             throw new InputException(f + "key 'data': give 'mixture' (a mixture definition) or 'prepared' (the URI of"
-                    + " prepared sources), not both");
+                    + " prepared sources), one of the two");
         }
         if (data.prepared() != null && data.weights() == null) {
             throw new InputException(f + "key 'data.weights': needed with 'data.prepared' (e.g. {web: 0.7, code: 0.2,"

@@ -43,6 +43,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.logging.log4j.LogManager;
@@ -116,6 +118,11 @@ public final class Trainer implements AutoCloseable {
     private double flopsPerToken;
     private double auxLossCoef; // the router load-balancing loss's weight (Mixtral), else 0
 
+    /** How long a polite stop waits for the step under way and its checkpoint. */
+    static final long STOP_GRACE_MINUTES = 30;
+    private volatile boolean stopRequested;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
     private Trainer(Recipe recipe, Configuration conf, Listener listener) {
         this.recipe = recipe;
         this.conf = conf;
@@ -132,7 +139,34 @@ public final class Trainer implements AutoCloseable {
      */
     public static Result run(Recipe recipe, boolean resume, Configuration conf, Listener listener) throws IOException {
         try (Trainer t = new Trainer(recipe, conf, listener)) {
-            return t.train(resume);
+            Thread hook = new Thread(t::stopAfterThisStep, "turbosparse-stop");
+            Runtime.getRuntime().addShutdownHook(hook);
+            try {
+                return t.train(resume);
+            } finally {
+                t.stopped.countDown();
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException shuttingDown) {
+                    // the JVM is stopping: the hook is running
+                }
+            }
+        }
+    }
+
+    /**
+     * A polite stop (SIGTERM: a job's time limit, a preemption, Ctrl-C): the step under way finishes and is
+     * checkpointed, then the JVM may exit. A hard kill (SIGKILL) skips this; the last committed checkpoint is then
+     * where --resume continues.
+     */
+    private void stopAfterThisStep() {
+        stopRequested = true;
+        try {
+            if (!stopped.await(STOP_GRACE_MINUTES, TimeUnit.MINUTES)) {
+                System.err.println("train: stopping without a final checkpoint (the step did not end in time)");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -149,11 +183,16 @@ public final class Trainer implements AutoCloseable {
         if (from.isPresent()) {
             RecipeDiff.checkResumable(run.savedRecipe(), recipe, run.root() + "/" + RunFolder.RECIPE_FILE);
         }
-        int threads = recipe.threadCount();
-        JniUtils.setNumThreads(threads);
+        TrainingData.Plan plan = TrainingData.plan(recipe); // the cheap checks of the data, before any loading
+        JniUtils.setNumThreads(recipe.threadCount());
         LOG.info("{}: {} CPU thread(s) for torch, device(s) {}", name(), JniUtils.getNumThreads(), devices);
 
-        TrainerState state = from.isPresent() ? loadCheckpoint(from.get()) : startModel();
+        TrainerState state = null;
+        if (from.isPresent()) {
+            state = loadCheckpoint(from.get());
+        } else {
+            startModel();
+        }
         config = model.config();
         auxLossCoef = !(config instanceof MixtralConfig mc) ? 0
                 : recipe.model().routerAuxLossCoef() != null ? recipe.model().routerAuxLossCoef() : mc.routerAuxLossCoef();
@@ -161,7 +200,6 @@ public final class Trainer implements AutoCloseable {
         params = byHfName(model);
         schedule = LrSchedule.of(recipe);
 
-        TrainingData.Plan plan = TrainingData.plan(recipe);
         if (recipe.prepareData()) {
             TrainingData.prepare(recipe, plan, tokenizer, conf, listener);
         }
@@ -223,20 +261,16 @@ public final class Trainer implements AutoCloseable {
             }
             metrics.write(line);
             listener.stepped(step, line);
-            if (badInARow >= recipe.badStepLimit()) {
-                metrics.sync();
-                String last = run.latest().map(c -> "the last good checkpoint is " + c.path() + " (step " + c.step()
-                        + "): resume from it (--resume) with a lower optimizer.lr or grad_clip")
-                        .orElse("no checkpoint was written yet (checkpoint.every is " + recipe.checkpointEvery()
-                                + "): restart with a lower optimizer.lr or grad_clip");
-                throw new TrainingException("step " + step + ": " + badInARow + " steps in a row (max_bad_steps) had a"
-                        + " loss or gradient that is not finite (loss " + s.loss + ", gradient norm " + s.gradNorm
-                        + "); " + last);
-            }
+            stopIfDiverged(s);
             // no checkpoint while steps are being skipped: the last one stays the last good one
-            if (badInARow == 0 && (recipe.checkpointEvery() > 0 && step % recipe.checkpointEvery() == 0
-                    || step == total)) {
+            boolean due = recipe.checkpointEvery() > 0 && step % recipe.checkpointEvery() == 0 || step == total;
+            if (badInARow == 0 && (due || stopRequested)) {
                 checkpoint();
+            }
+            if (stopRequested) {
+                LOG.warn("{}: stopped by a signal after step {} of {}; continue with --resume", name(), step, total);
+                throw new TrainingException("stopped by a signal after step " + step + " of " + total
+                        + "; the run continues from its checkpoint with --resume");
             }
         }
         RunFolder.Checkpoint fin = run.writeFinal(step, folder -> {
@@ -249,15 +283,28 @@ public final class Trainer implements AutoCloseable {
         return new Result(step, tokens, loss, lastEval, skipped, fin.path().toString());
     }
 
+    /** Stops the run once {@code max_bad_steps} steps in a row were skipped, naming the last good checkpoint. */
+    private void stopIfDiverged(StepResult s) throws IOException {
+        if (badInARow < recipe.badStepLimit()) {
+            return;
+        }
+        metrics.sync();
+        String last = run.latest().map(c -> "the last good checkpoint is " + c.path() + " (step " + c.step()
+                + "): resume from it (--resume) with a lower optimizer.lr or grad_clip")
+                .orElse("no checkpoint was written yet (checkpoint.every is " + recipe.checkpointEvery()
+                        + "): restart with a lower optimizer.lr or grad_clip");
+        throw new TrainingException("step " + step + ": " + badInARow + " steps in a row (max_bad_steps) had a loss or"
+                + " gradient that is not finite (loss " + s.loss + ", gradient norm " + s.gradNorm + "); " + last);
+    }
+
     // ---- start ----
 
-    private TrainerState startModel() throws IOException {
+    private void startModel() throws IOException {
         StartModel start = StartModel.load(recipe, manager, conf, listener);
         model = start.model();
         tokenizer = start.tokenizer();
         finalDtype = start.saveDtype();
         optimizer = newOptimizer();
-        return null;
     }
 
     /** Parameters of a config, for the loading progress. */

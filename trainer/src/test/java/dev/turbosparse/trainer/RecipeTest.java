@@ -76,6 +76,14 @@ class RecipeTest {
     }
 
     @Test
+    void pathsInOverridesAreRelativeToTheWorkingFolder() throws IOException {
+        Recipe r = Recipe.read(write(GOOD), List.of("output=runs/x"));
+        assertEquals(Path.of("runs/x").toAbsolutePath().normalize().toString(), r.output());
+        assertEquals(dir.resolveSibling("out/t").normalize().toString(),
+                Recipe.read(write(GOOD), List.of()).output(), "in the recipe: relative to the recipe");
+    }
+
+    @Test
     void aTokenBudgetRoundsUpToWholeSteps() throws IOException {
         Recipe r = Recipe.read(write(GOOD.replace("steps: 40", "tokens: 1.5e4")), List.of());
         assertEquals(8, r.totalSteps(), "15,000 tokens at 2,048 a step");
