@@ -111,13 +111,14 @@ final class TrainCommand implements Callable<Integer> {
 
         @Override
         public void stepped(long step, ObjectNode metrics) {
-            bar.stepTo(step);
             StringBuilder m = new StringBuilder("loss ").append(metrics.path("loss").asText());
             if (metrics.has("heldout_loss")) {
                 m.append(", held-out ").append(metrics.get("heldout_loss").toString());
             }
             m.append(", ").append(metrics.path("tokens_per_s").asText()).append(" tok/s");
+            // The message first: stepTo may print the bar, which should show this step's loss.
             bar.message(m.toString());
+            bar.stepTo(step);
         }
 
         @Override

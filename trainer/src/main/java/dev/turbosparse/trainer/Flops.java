@@ -38,8 +38,9 @@ final class Flops {
     }
 
     /**
-     * The float32 matmul rate the device reaches, in FLOP/s: the best of several timed square products, after a
-     * warm-up. Measured at the start of every run, so that MFU is against this machine as it is now.
+     * The float32 matmul rate the device reaches, in FLOP/s: the best of timed square products over half a second,
+     * after half a second of warm-up (a cold CPU measured a third lower: thread pools and clocks spin up). Measured
+     * at the start of every run, so that MFU is against this machine as it is now.
      */
     static double measureMatmulPeak(NDManager parent, Device device) {
         int n = device.isGpu() ? 4096 : 1024;
@@ -47,25 +48,35 @@ final class Flops {
         try (NDManager m = parent.newSubManager(device)) {
             NDArray a = m.randomUniform(-1, 1, new Shape(n, n), DataType.FLOAT32);
             NDArray b = m.randomUniform(-1, 1, new Shape(n, n), DataType.FLOAT32);
-            for (int i = 0; i < 2; i++) {
-                a.matMul(b).close();
-            }
+            long warmUntil = System.nanoTime() + WARM_UP_NANOS;
+            do {
+                timedProducts(a, b, reps);
+            } while (System.nanoTime() < warmUntil);
             double best = 0;
-            for (int trial = 0; trial < 3; trial++) {
-                long t0 = System.nanoTime();
-                NDArray last = null;
-                for (int i = 0; i < reps; i++) {
-                    if (last != null) {
-                        last.close();
-                    }
-                    last = a.matMul(b);
-                }
-                last.getFloat(0, 0); // waits for the device
-                last.close();
-                double seconds = (System.nanoTime() - t0) / 1e9;
-                best = Math.max(best, 2.0 * n * n * n * reps / seconds);
+            long measureUntil = System.nanoTime() + MEASURE_NANOS;
+            for (int trial = 0; trial < MIN_TRIALS || System.nanoTime() < measureUntil; trial++) {
+                best = Math.max(best, 2.0 * n * n * n * reps / timedProducts(a, b, reps));
             }
             return best;
         }
+    }
+
+    private static final long WARM_UP_NANOS = 500_000_000L;
+    private static final long MEASURE_NANOS = 500_000_000L;
+    private static final int MIN_TRIALS = 5;
+
+    /** Seconds for {@code reps} products a·b, waiting for the device. */
+    private static double timedProducts(NDArray a, NDArray b, int reps) {
+        long t0 = System.nanoTime();
+        NDArray last = null;
+        for (int i = 0; i < reps; i++) {
+            if (last != null) {
+                last.close();
+            }
+            last = a.matMul(b);
+        }
+        last.getFloat(0, 0); // waits for the device
+        last.close();
+        return (System.nanoTime() - t0) / 1e9;
     }
 }

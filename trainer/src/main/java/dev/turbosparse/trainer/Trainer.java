@@ -235,12 +235,16 @@ public final class Trainer implements AutoCloseable {
 
         Map<String, Double> lastEval = Map.of();
         if (step == 0 && !heldout.isEmpty()) {
-            lastEval = evaluate();
+            // the start model's sparsity (right after a swap), over the held-out sequences of every source
+            ZeroCounter zeros = recipe.sparsityInterval() > 0
+                    ? new ZeroCounter(config.numHiddenLayers(), config.numExperts()) : null;
+            lastEval = evaluate(zeros);
             ObjectNode line = MetricsLog.JSON.createObjectNode();
             line.put("step", 0);
             line.put("loss", mean(lastEval));
             line.put("tokens", 0);
             line.set("heldout_loss", MetricsLog.JSON.valueToTree(lastEval));
+            putZeros(line, zeros);
             metrics.write(line);
             LOG.info("{}: held-out loss before training {}", name(), format(lastEval));
         }
@@ -255,7 +259,7 @@ public final class Trainer implements AutoCloseable {
             loss = s.loss;
             ObjectNode line = line(s, lr);
             if (!heldout.isEmpty() && (step % recipe.evalEvery() == 0 || step == total)) {
-                lastEval = evaluate();
+                lastEval = evaluate(null);
                 line.set("heldout_loss", MetricsLog.JSON.valueToTree(lastEval));
                 LOG.info("{}: step {}: held-out loss {}", name(), step, format(lastEval));
             }
@@ -480,20 +484,26 @@ public final class Trainer implements AutoCloseable {
         if (s.skipped) {
             line.put("skipped", true);
         }
-        if (s.zeros != null) {
-            ArrayNode layers = line.putArray("ffn_zero_fraction");
-            for (int l = 0; l < config.numHiddenLayers(); l++) {
-                if (config.isMoe()) {
-                    ArrayNode experts = layers.addArray();
-                    for (int e = 0; e < config.numExperts(); e++) {
-                        add(experts, fraction(s.zeros, l, e)); // null: no token was routed to the expert
-                    }
-                } else {
-                    add(layers, fraction(s.zeros, l, 0));
+        putZeros(line, s.zeros);
+        return line;
+    }
+
+    /** {@code ffn_zero_fraction}: per layer, or per layer a list per expert; nothing without a counter. */
+    private void putZeros(ObjectNode line, ZeroCounter zeros) {
+        if (zeros == null) {
+            return;
+        }
+        ArrayNode layers = line.putArray("ffn_zero_fraction");
+        for (int l = 0; l < config.numHiddenLayers(); l++) {
+            if (config.isMoe()) {
+                ArrayNode experts = layers.addArray();
+                for (int e = 0; e < config.numExperts(); e++) {
+                    add(experts, fraction(zeros, l, e)); // null: no token was routed to the expert
                 }
+            } else {
+                add(layers, fraction(zeros, l, 0));
             }
         }
-        return line;
     }
 
     /** A number, or null where it is NaN or infinite (which JSON cannot hold). */
@@ -528,8 +538,12 @@ public final class Trainer implements AutoCloseable {
 
     // ---- evaluation ----
 
-    /** Mean next-token loss over each domain's held-out sequences, with the current weights. */
-    private Map<String, Double> evaluate() {
+    /**
+     * Mean next-token loss over each domain's held-out sequences, with the current weights.
+     *
+     * @param zeros counts the FFN activation's zeros over all of them, or null
+     */
+    private Map<String, Double> evaluate(ZeroCounter zeros) {
         Map<String, Double> out = new LinkedHashMap<>();
         int width = sampler.width();
         for (Map.Entry<String, int[]> e : heldout.entrySet()) {
@@ -543,7 +557,7 @@ public final class Trainer implements AutoCloseable {
                 try (NDManager m = manager.newSubManager()) {
                     NDArray batch = ids(m, chunk, b, width);
                     NDArray logits = model.forward(parallel.store(0), batch.get(new NDIndex(":, :-1")),
-                            CausalLM.Options.DEFAULT, false).logits();
+                            CausalLM.Options.DEFAULT.withObserver(zeros), false).logits();
                     sum += LmLoss.tokenNll(logits, batch.get(new NDIndex(":, 1:"))).sum().getFloat();
                     count += (long) b * (width - 1);
                 }

@@ -116,6 +116,11 @@ class TrainerTest {
                 assertTrue(expert.isNull() || expert.asDouble() > 0.4 && expert.asDouble() < 1, "dReLU zeros: " + zeros);
             }
         }
+        // the start model's sparsity, over the held-out sequences, in the step-0 line
+        JsonNode start = lines.get(0).get("ffn_zero_fraction");
+        assertEquals(2, start.size(), "per layer: " + lines.get(0));
+        assertEquals(4, start.get(0).size(), "per expert: " + lines.get(0));
+        assertTrue(start.get(0).get(0).asDouble() > 0.4 && start.get(0).get(0).asDouble() < 1, "dReLU zeros: " + start);
     }
 
     @Test
