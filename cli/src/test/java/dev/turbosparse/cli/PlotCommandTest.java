@@ -50,6 +50,20 @@ class PlotCommandTest {
     }
 
     @Test
+    void aSourceKeepsItsColourAcrossRunsAndEachRunHasItsLineStyle() {
+        List<double[]> p = List.of(new double[] {0, 1});
+        List<PlotCommand.Style> parts = PlotCommand.styles(List.of(new PlotCommand.Curve("a web", "web", 0, p),
+                new PlotCommand.Curve("a code", "code", 0, p), new PlotCommand.Curve("b web", "web", 1, p),
+                new PlotCommand.Curve("b code", "code", 1, p)));
+        assertEquals(List.of(new PlotCommand.Style(0, 0), new PlotCommand.Style(1, 0), new PlotCommand.Style(0, 1),
+                new PlotCommand.Style(1, 1)), parts);
+        List<PlotCommand.Style> numbers = PlotCommand.styles(List.of(new PlotCommand.Curve("a", "", 0, p),
+                new PlotCommand.Curve("b", "", 1, p)));
+        assertEquals(List.of(new PlotCommand.Style(0, 0), new PlotCommand.Style(1, 0)), numbers,
+                "one number per run: a colour each, solid");
+    }
+
+    @Test
     void sparsityPerLayerAveragesExpertsAndSkipsEmptyOnes() throws IOException {
         Path moe = run("moe",
                 "{\"step\":10,\"loss\":7.0,\"tokens\":1000,\"ffn_zero_fraction\":[[0.6,0.8],[0.7,null]]}",
