@@ -178,21 +178,7 @@ public final class MixtureSampler {
 
     /** The held-out sequences of a source, in order, at most {@code max} of them; row-major. */
     public int[] heldout(String source, int max) {
-        PreparedSource s = stream(source).source;
-        long available = s.manifest().heldout().sequences();
-        int n = (int) Math.min(max, available);
-        int[] out = new int[Math.multiplyExact(n, width)];
-        int row = 0;
-        for (Manifest.Shard shard : s.heldoutShards()) {
-            if (row >= n) {
-                break;
-            }
-            int[] tokens = s.read(shard);
-            int take = (int) Math.min(shard.sequences(), n - row);
-            System.arraycopy(tokens, 0, out, row * width, take * width);
-            row += take;
-        }
-        return out;
+        return stream(source).source.heldout(max);
     }
 
     private Stream stream(String name) {

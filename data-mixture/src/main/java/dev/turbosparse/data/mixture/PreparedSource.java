@@ -65,6 +65,24 @@ public final class PreparedSource {
         return manifest.heldout().shards();
     }
 
+    /** The held-out sequences, in order, at most {@code max} of them; row-major, {@link #width()} tokens each. */
+    public int[] heldout(int max) {
+        int n = (int) Math.min(max, manifest.heldout().sequences());
+        int width = width();
+        int[] out = new int[Math.multiplyExact(n, width)];
+        int row = 0;
+        for (Manifest.Shard shard : heldoutShards()) {
+            if (row >= n) {
+                break;
+            }
+            int[] tokens = read(shard);
+            int take = (int) Math.min(shard.sequences(), n - row);
+            System.arraycopy(tokens, 0, out, row * width, take * width);
+            row += take;
+        }
+        return out;
+    }
+
     /** A shard's tokens, row-major, after its checksum and schema are verified. */
     public int[] read(Manifest.Shard shard) {
         return Shards.read(fs, new Path(dir, shard.file()), shard.sha256(), shard.sequences(), manifest.seqLen(),

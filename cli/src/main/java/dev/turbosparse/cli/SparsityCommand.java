@@ -1,0 +1,185 @@
+package dev.turbosparse.cli;
+
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.turbosparse.data.fs.Fs;
+import dev.turbosparse.eval.sparsity.ActivationFrequencies;
+import dev.turbosparse.eval.sparsity.HeldoutData;
+import dev.turbosparse.eval.sparsity.NeuronProfile;
+import dev.turbosparse.eval.sparsity.SparsityProfiler;
+import dev.turbosparse.eval.sparsity.SparsityReport;
+import dev.turbosparse.model.config.ModelConfig;
+import dev.turbosparse.model.nn.CausalLM;
+import dev.turbosparse.model.tokenizer.Tokenizer;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code turbosparse sparsity}: how sparse a model's FFN activations are, per layer and expert. The JSON form of
+ * {@code --tokens} is a contract the team's checks rely on: {@code {"zero_fraction":[...per layer...], ...}}.
+ */
+@Command(name = "sparsity", mixinStandardHelpOptions = true,
+        description = {"Measure the exact zeros of a model's FFN activation per layer (and expert), each neuron's"
+            + " activation frequency, and the parameters a token activates.",
+            "Profile an explicit token sequence (--tokens) or the held-out sequences of prepared data (--data,"
+                + " per source). --format json prints {\"zero_fraction\":[per layer, or per layer a list per expert],"
+                + " ...}."})
+final class SparsityCommand implements Callable<Integer> {
+
+    private static final Logger LOG = LogManager.getLogger(SparsityCommand.class);
+
+    enum Format { json, text }
+
+    @Option(names = "--model", required = true, paramLabel = "PATH",
+            description = "Hugging Face checkpoint folder, or a GGUF file.")
+    Path model;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Input input;
+
+    static final class Input {
+        @Option(names = "--tokens", split = ",", paramLabel = "IDS", required = true,
+                description = "Comma-separated token ids of one sequence, e.g. 1,22557,1526.")
+        long[] tokens;
+
+        @Option(names = "--data", paramLabel = "URI", required = true,
+                description = "A data folder written by prepare (any Hadoop FS URI): its sources' held-out sequences.")
+        String data;
+    }
+
+    @Option(names = "--sources", split = ",", paramLabel = "NAMES",
+            description = "With --data: the sources to profile (default: every source prepared there).")
+    List<String> sources = List.of();
+
+    @Option(names = "--max-tokens", defaultValue = "65536", paramLabel = "N",
+            description = "With --data: held-out tokens per source (default: ${DEFAULT-VALUE}).")
+    long maxTokens;
+
+    @Option(names = "--batch", defaultValue = "8", paramLabel = "N",
+            description = "Sequences per forward pass (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--frequencies", paramLabel = "FILE",
+            description = "Also write each neuron's activation frequency to FILE (safetensors, one F32 vector per"
+                + " layer or expert; the input of hot-first neuron ordering).")
+    Path frequencies;
+
+    @Option(names = "--format", defaultValue = "text",
+            description = "json or text (default: ${DEFAULT-VALUE}).")
+    Format format;
+
+    @Override
+    public Integer call() throws Exception {
+        if (batch < 1) {
+            throw new Cli.UserError("--batch must be at least 1, got " + batch);
+        }
+        if (maxTokens < 1) {
+            throw new Cli.UserError("--max-tokens must be at least 1, got " + maxTokens);
+        }
+        if (input.tokens != null && !sources.isEmpty()) {
+            throw new Cli.UserError("--sources goes with --data, not with --tokens");
+        }
+        if (frequencies != null && !frequencies.getFileName().toString().endsWith(".safetensors")) {
+            throw new Cli.UserError("--frequencies must name a .safetensors file, got " + frequencies);
+        }
+        Models.ModelPath source = Models.resolve(model);
+        ModelConfig config = source.config();
+        Map<String, NeuronProfile> domains = new LinkedHashMap<>();
+        NeuronProfile all;
+        try (NDManager manager = NDManager.newBaseManager(); CausalLM lm = source.load(manager)) {
+            all = SparsityProfiler.emptyProfile(lm);
+            if (input.tokens != null) {
+                if (input.tokens.length == 0) {
+                    throw new Cli.UserError("--tokens: give at least one token id");
+                }
+                int[] ids = new int[input.tokens.length];
+                for (int i = 0; i < ids.length; i++) {
+                    if (input.tokens[i] < 0 || input.tokens[i] >= config.vocabSize()) {
+                        throw new Cli.UserError("--tokens: id " + input.tokens[i] + " at position " + i
+                                + " is outside the vocabulary [0, " + config.vocabSize() + ") of " + source.path());
+                    }
+                    ids[i] = (int) input.tokens[i];
+                }
+                SparsityProfiler.profile(lm, ids, 1, ids.length, 1, all, null);
+            } else {
+                Path tokenizer = source.gguf() ? null : source.path().resolve(Tokenizer.FILE_NAME);
+                if (tokenizer == null) {
+                    LOG.warn("{}: a GGUF model; the data's tokenizer is not checked against it", source.path());
+                }
+                if (tokenizer != null && !Files.exists(tokenizer)) {
+                    throw new Cli.UserError(source.path() + ": has no " + Tokenizer.FILE_NAME + " to check the data's"
+                            + " tokenizer against");
+                }
+                for (HeldoutData.Domain d : HeldoutData.read(input.data, sources, maxTokens, tokenizer,
+                        Fs.configuration())) {
+                    NeuronProfile p = SparsityProfiler.emptyProfile(lm);
+                    long total = (long) d.rows() * d.length();
+                    try (Progress bar = Progress.count("profile " + d.name(), total, "tokens")) {
+                        SparsityProfiler.profile(lm, d.tokens(), d.rows(), d.length(), batch, p, bar::stepTo);
+                    }
+                    all.add(p);
+                    domains.put(d.name(), p);
+                }
+            }
+        }
+        ObjectNode report = SparsityReport.json(model.toString(), config, all, domains);
+        if (frequencies != null) {
+            ActivationFrequencies.write(frequencies, config, all, input.tokens != null ? "--tokens"
+                    : input.data + " " + String.join(",", domains.keySet()));
+        }
+        PrintStream out = Output.stdout();
+        if (format == Format.json) {
+            out.println(JsonMapper.builder().build().writeValueAsString(report));
+        } else {
+            writeText(out, report, domains.keySet());
+        }
+        out.flush();
+        return 0;
+    }
+
+    /** A table: a row per layer, a column per domain (and all); then the activated parameters. */
+    static void writeText(PrintStream out, ObjectNode r, Iterable<String> domains) {
+        boolean moe = r.has("layer_zero_fraction");
+        String key = moe ? "layer_zero_fraction" : "zero_fraction";
+        out.printf(Locale.ROOT, "%s: %s, %,d tokens%n", r.get("model").asText(), r.get("ffn_activation").asText(),
+                r.get("tokens").asLong());
+        StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-6s", "layer"));
+        for (String d : domains) {
+            head.append(String.format(Locale.ROOT, " %9s", d));
+        }
+        head.append(String.format(Locale.ROOT, " %9s", "all"));
+        out.println(head + (moe ? "   (zeros over all experts; per expert in --format json)" : "   (exact zeros)"));
+        JsonNode all = r.get(key);
+        for (int l = 0; l < all.size(); l++) {
+            StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-6d", l));
+            for (String d : domains) {
+                row.append(percent(r.get("domains").get(d).get(key).get(l)));
+            }
+            out.println(row.append(percent(all.get(l))));
+        }
+        JsonNode a = r.get("activated_parameters");
+        out.printf(Locale.ROOT, "activated parameters per token: %,d of %,d (%.1f%%): embeddings %,d, attention %,d,"
+                + " norms %,d, router %,d, FFN %,d of %,d%n", a.get("per_token").asLong(), a.get("total").asLong(),
+                100 * a.get("fraction").asDouble(), a.get("embeddings").asLong(), a.get("attention").asLong(),
+                a.get("norms").asLong(), a.get("router").asLong(), a.get("ffn_active").asLong(),
+                a.get("ffn_total").asLong());
+    }
+
+    private static String percent(JsonNode v) {
+        return v.isNull() ? String.format(Locale.ROOT, " %9s", "-")
+                : String.format(Locale.ROOT, " %8.2f%%", 100 * v.asDouble());
+    }
+}

@@ -1,0 +1,111 @@
+package dev.turbosparse.eval.sparsity;
+
+import dev.turbosparse.data.DataException;
+import dev.turbosparse.data.fs.Fs;
+import dev.turbosparse.data.mixture.PreparedSource;
+import dev.turbosparse.data.prepare.Manifest;
+import dev.turbosparse.model.io.InputException;
+import dev.turbosparse.model.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+/**
+ * The held-out sequences of prepared sources (a data folder of {@code prepare}, on any Hadoop file system), as the
+ * inputs a model is measured on: each sequence's first {@code seq_len} tokens, the ones a training step feeds in.
+ */
+public final class HeldoutData {
+
+    private static final Logger LOG = LogManager.getLogger(HeldoutData.class);
+
+    /** One source's held-out inputs: {@code rows} sequences of {@code length} tokens, row-major. */
+    public record Domain(String name, int[] tokens, int rows, int length) {}
+
+    private HeldoutData() {}
+
+    /**
+     * Reads up to {@code maxTokens} held-out tokens of each source.
+     *
+     * @param sources the sources to read, or empty for every source prepared under {@code dataUri}
+     * @param tokenizerJson the model's tokenizer.json, which the data must have been prepared with; null to skip
+     *     the check (a model without one)
+     * @throws DataException if a source is missing, was prepared with another tokenizer, or has no held-out data
+     */
+    public static List<Domain> read(String dataUri, List<String> sources, long maxTokens,
+            java.nio.file.Path tokenizerJson, Configuration conf) {
+        if (maxTokens <= 0) {
+            throw new IllegalArgumentException("max tokens must be positive, got " + maxTokens);
+        }
+        Path data = Fs.path(dataUri);
+        FileSystem fs = Fs.fs(data, conf);
+        List<String> names = sources.isEmpty() ? preparedSources(fs, data) : sources;
+        String sha = tokenizerJson == null ? null : fingerprint(tokenizerJson);
+        List<Domain> out = new ArrayList<>();
+        for (String name : names) {
+            PreparedSource s = PreparedSource.open(fs, data, name);
+            String prepared = s.manifest().tokenizer().sha256();
+            if (sha != null && !sha.equals(prepared)) {
+                throw new DataException("source '" + name + "' (" + new Path(data, name) + ") was prepared with"
+                        + " tokenizer " + prepared.substring(0, 12) + "..., but the model's tokenizer ("
+                        + tokenizerJson + ") is " + sha.substring(0, 12) + "...: prepare the data with the model's"
+                        + " tokenizer");
+            }
+            long available = s.manifest().heldout().sequences();
+            if (available == 0) {
+                throw new DataException("source '" + name + "' (" + new Path(data, name) + ") has no held-out"
+                        + " sequences: prepare it with a held-out share (heldout in the mixture definition)");
+            }
+            int length = s.manifest().seqLen();
+            long wanted = (maxTokens + length - 1) / length;
+            if (wanted > available) {
+                LOG.warn("source '{}' has {} held-out tokens, fewer than the {} asked for: measuring all of them",
+                        name, available * length, maxTokens);
+            }
+            int rows = (int) Math.min(wanted, available);
+            int width = s.width();
+            int[] all = s.heldout(rows);
+            int[] inputs = new int[rows * length];
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(all, r * width, inputs, r * length, length);
+            }
+            out.add(new Domain(name, inputs, rows, length));
+        }
+        return out;
+    }
+
+    /** The sources under a data folder: its sub-folders that hold a manifest, by name. */
+    static List<String> preparedSources(FileSystem fs, Path data) {
+        List<String> names = new ArrayList<>();
+        try {
+            for (FileStatus st : fs.listStatus(data)) {
+                if (st.isDirectory() && fs.exists(new Path(st.getPath(), Manifest.FILE_NAME))) {
+                    names.add(st.getPath().getName());
+                }
+            }
+        } catch (java.io.FileNotFoundException e) {
+            throw new DataException(data + ": not found (give the folder that prepare wrote)");
+        } catch (IOException e) {
+            throw new DataException(data + ": cannot list: " + e.getMessage());
+        }
+        if (names.isEmpty()) {
+            throw new DataException(data + ": holds no prepared source (no sub-folder with a manifest.json)");
+        }
+        names.sort(null);
+        return names;
+    }
+
+    private static String fingerprint(java.nio.file.Path tokenizerJson) {
+        try {
+            return Tokenizer.fingerprintOf(Files.readAllBytes(tokenizerJson));
+        } catch (IOException e) {
+            throw new InputException(tokenizerJson + ": cannot read: " + e.getMessage());
+        }
+    }
+}
