@@ -18,4 +18,14 @@ public interface FfnActivationObserver {
      * @param intermediate {@code h}, shape (tokens, intermediate_size) or (batch, seq, intermediate_size)
      */
     void observe(int layer, int expert, NDArray intermediate);
+
+    /**
+     * Lets the observer change {@code h} before the down projection (and before {@link #observe} sees it), e.g. to
+     * zero entries below a threshold; the default keeps it.
+     *
+     * @return the activation the FFN goes on with, of the same shape
+     */
+    default NDArray transform(int layer, int expert, NDArray intermediate) {
+        return intermediate;
+    }
 }

@@ -10,6 +10,7 @@ import dev.turbosparse.eval.sparsity.HeldoutData;
 import dev.turbosparse.eval.sparsity.NeuronProfile;
 import dev.turbosparse.eval.sparsity.SparsityProfiler;
 import dev.turbosparse.eval.sparsity.SparsityReport;
+import dev.turbosparse.eval.sparsity.ThresholdCurve;
 import dev.turbosparse.model.config.ModelConfig;
 import dev.turbosparse.model.nn.CausalLM;
 import dev.turbosparse.model.tokenizer.Tokenizer;
@@ -77,6 +78,12 @@ final class SparsityCommand implements Callable<Integer> {
                 + " layer or expert; the input of hot-first neuron ordering).")
     Path frequencies;
 
+    @Option(names = "--curve", split = ",", paramLabel = "SHARES",
+            description = "With --data: also the threshold curve, e.g. 0.5,0.7,0.8,0.9: zero the activation's"
+                + " entries below per-layer magnitude thresholds calibrated to each share (on half of each source's"
+                + " held-out rows), and measure the zeros reached and the held-out loss (on the other half).")
+    double[] curve;
+
     @Option(names = "--format", defaultValue = "text",
             description = "json or text (default: ${DEFAULT-VALUE}).")
     Format format;
@@ -92,6 +99,9 @@ final class SparsityCommand implements Callable<Integer> {
         if (input.tokens != null && !sources.isEmpty()) {
             throw new Cli.UserError("--sources goes with --data, not with --tokens");
         }
+        if (curve != null && input.data == null) {
+            throw new Cli.UserError("--curve needs held-out data: give --data");
+        }
         if (frequencies != null && !frequencies.getFileName().toString().endsWith(".safetensors")) {
             throw new Cli.UserError("--frequencies must name a .safetensors file, got " + frequencies);
         }
@@ -99,6 +109,7 @@ final class SparsityCommand implements Callable<Integer> {
         ModelConfig config = source.config();
         Map<String, NeuronProfile> domains = new LinkedHashMap<>();
         NeuronProfile all;
+        List<ThresholdCurve.Point> points = List.of();
         try (NDManager manager = NDManager.newBaseManager(); CausalLM lm = source.load(manager)) {
             all = SparsityProfiler.emptyProfile(lm);
             if (input.tokens != null) {
@@ -123,19 +134,28 @@ final class SparsityCommand implements Callable<Integer> {
                     throw new Cli.UserError(source.path() + ": has no " + Tokenizer.FILE_NAME + " to check the data's"
                             + " tokenizer against");
                 }
-                for (HeldoutData.Domain d : HeldoutData.read(input.data, sources, maxTokens, tokenizer,
-                        Fs.configuration())) {
+                List<HeldoutData.Domain> read = HeldoutData.read(input.data, sources, maxTokens, tokenizer,
+                        Fs.configuration());
+                for (HeldoutData.Domain d : read) {
                     NeuronProfile p = SparsityProfiler.emptyProfile(lm);
-                    long total = (long) d.rows() * d.length();
+                    long total = (long) d.rows() * (d.width() - 1);
                     try (Progress bar = Progress.count("profile " + d.name(), total, "tokens")) {
-                        SparsityProfiler.profile(lm, d.tokens(), d.rows(), d.length(), batch, p, bar::stepTo);
+                        SparsityProfiler.profile(lm, d.inputs(), d.rows(), d.width() - 1, batch, p, bar::stepTo);
                     }
                     all.add(p);
                     domains.put(d.name(), p);
                 }
+                if (curve != null) {
+                    double[] targets = curve.clone();
+                    java.util.Arrays.sort(targets);
+                    points = ThresholdCurve.run(lm, read, targets, batch, m -> LOG.info("threshold curve: {}", m));
+                }
             }
         }
         ObjectNode report = SparsityReport.json(model.toString(), config, all, domains);
+        if (!points.isEmpty()) {
+            SparsityReport.putCurve(report, points);
+        }
         if (frequencies != null) {
             ActivationFrequencies.write(frequencies, config, all, input.tokens != null ? "--tokens"
                     : input.data + " " + String.join(",", domains.keySet()));
@@ -176,6 +196,19 @@ final class SparsityCommand implements Callable<Integer> {
                 100 * a.get("fraction").asDouble(), a.get("embeddings").asLong(), a.get("attention").asLong(),
                 a.get("norms").asLong(), a.get("router").asLong(), a.get("ffn_active").asLong(),
                 a.get("ffn_total").asLong());
+        if (r.has("threshold_curve")) {
+            out.println("threshold curve (second half of each source's held-out rows):");
+            out.printf(Locale.ROOT, "%-8s %9s %10s %11s   %s%n", "target", "zeros", "mean loss", "perplexity",
+                    "loss per source");
+            for (JsonNode p : r.get("threshold_curve")) {
+                StringBuilder per = new StringBuilder();
+                p.get("loss").properties().forEach(e -> per.append(String.format(Locale.ROOT, "%s %.4f  ", e.getKey(),
+                        e.getValue().asDouble())));
+                out.printf(Locale.ROOT, "%-8s %8.2f%% %10.4f %11.2f   %s%n", p.get("target").isNull() ? "none"
+                        : p.get("target").asText(), 100 * p.get("mean_zero_fraction").asDouble(),
+                        p.get("mean_loss").asDouble(), p.get("perplexity").asDouble(), per.toString().trim());
+            }
+        }
     }
 
     private static String percent(JsonNode v) {

@@ -128,6 +128,35 @@ class SparsityCommandTest {
     }
 
     @Test
+    void theThresholdCurveReachesItsTargetsOnRowsItWasNotCalibratedOn() throws IOException {
+        JsonNode r = json(CliRun.of("sparsity", "--model", CliRun.tinyModel().toString(), "--data", data.toString(),
+                "--max-tokens", "640", "--curve", "0.9,0.8", "--format", "json"));
+        JsonNode curve = r.get("threshold_curve");
+        assertEquals(3, curve.size(), "the model as it is, then the targets in order: " + curve);
+        assertTrue(curve.get(0).get("target").isNull());
+        assertEquals(0.8, curve.get(1).get("target").asDouble());
+        assertEquals(0.9, curve.get(2).get("target").asDouble());
+        double before = curve.get(0).get("mean_zero_fraction").asDouble();
+        assertTrue(before > 0.4 && before < 0.8, "the dReLU model's own zeros: " + before);
+        for (int i = 1; i < 3; i++) {
+            JsonNode p = curve.get(i);
+            double target = p.get("target").asDouble();
+            assertEquals(target, p.get("mean_zero_fraction").asDouble(), 0.05, "reached on the other half: " + p);
+            assertEquals(p.get("mean_loss").asDouble(), Math.log(p.get("perplexity").asDouble()), 1e-6);
+            assertEquals(2, p.get("loss").size(), "a loss per source: " + p);
+        }
+        CliRun noData = CliRun.of("sparsity", "--model", CliRun.tinyModel().toString(), "--tokens", "1,2",
+                "--curve", "0.5");
+        assertEquals(1, noData.exit());
+        assertTrue(noData.errorLine().contains("--curve needs held-out data"), noData.errorLine());
+        CliRun oneRow = CliRun.of("sparsity", "--model", CliRun.tinyModel().toString(), "--data", data.toString(),
+                "--max-tokens", "10", "--curve", "0.5");
+        assertEquals(1, oneRow.exit());
+        assertTrue(oneRow.errorLine().contains("has 1 held-out sequence(s); the threshold curve needs at least 2"),
+                oneRow.errorLine());
+    }
+
+    @Test
     void badInputIsNamed() throws IOException {
         Path model = CliRun.tinyModel();
         CliRun outside = CliRun.of("sparsity", "--model", model.toString(), "--tokens", "1,32000");

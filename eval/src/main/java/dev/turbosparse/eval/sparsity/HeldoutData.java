@@ -18,15 +18,32 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 /**
- * The held-out sequences of prepared sources (a data folder of {@code prepare}, on any Hadoop file system), as the
- * inputs a model is measured on: each sequence's first {@code seq_len} tokens, the ones a training step feeds in.
+ * The held-out sequences of prepared sources (a data folder of {@code prepare}, on any Hadoop file system): each
+ * {@code seq_len + 1} tokens, of which the first {@code seq_len} are what a model is fed and measured on, and the
+ * last {@code seq_len} the next tokens it is scored against.
  */
 public final class HeldoutData {
 
     private static final Logger LOG = LogManager.getLogger(HeldoutData.class);
 
-    /** One source's held-out inputs: {@code rows} sequences of {@code length} tokens, row-major. */
-    public record Domain(String name, int[] tokens, int rows, int length) {}
+    /** One source's held-out sequences: {@code rows} of {@code width} tokens, row-major. */
+    public record Domain(String name, int[] tokens, int rows, int width) {
+
+        /** The model's inputs: every row without its last token, row-major ({@code rows x (width - 1)}). */
+        public int[] inputs() {
+            int length = width - 1;
+            int[] out = new int[rows * length];
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(tokens, r * width, out, r * length, length);
+            }
+            return out;
+        }
+
+        /** Rows {@code [from, to)}, as a domain of their own. */
+        public Domain slice(int from, int to) {
+            return new Domain(name, java.util.Arrays.copyOfRange(tokens, from * width, to * width), to - from, width);
+        }
+    }
 
     private HeldoutData() {}
 
@@ -69,13 +86,7 @@ public final class HeldoutData {
                         name, available * length, maxTokens);
             }
             int rows = (int) Math.min(wanted, available);
-            int width = s.width();
-            int[] all = s.heldout(rows);
-            int[] inputs = new int[rows * length];
-            for (int r = 0; r < rows; r++) {
-                System.arraycopy(all, r * width, inputs, r * length, length);
-            }
-            out.add(new Domain(name, inputs, rows, length));
+            out.add(new Domain(name, s.heldout(rows), rows, s.width()));
         }
         return out;
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.turbosparse.model.config.ModelConfig;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -48,6 +49,41 @@ public final class SparsityReport {
         ap.put("ffn_total", a.ffnTotal());
         ap.put("predictors", a.predictors());
         return o;
+    }
+
+    /**
+     * Adds {@code threshold_curve}: a point per target (the first, with target null, is the model as it is), each with
+     * the zeros reached per layer and on average, the held-out loss per source, their mean, and its perplexity.
+     */
+    public static void putCurve(ObjectNode o, List<ThresholdCurve.Point> curve) {
+        ArrayNode points = o.putArray("threshold_curve");
+        for (ThresholdCurve.Point p : curve) {
+            ObjectNode one = points.addObject();
+            if (Double.isNaN(p.target())) {
+                one.putNull("target");
+            } else {
+                one.put("target", p.target());
+            }
+            ArrayNode layers = one.putArray("zero_fraction");
+            double mean = 0;
+            for (int l = 0; l < p.profile().layers(); l++) {
+                add(layers, p.profile().zeroFraction(l));
+                mean += p.profile().zeroFraction(l) / p.profile().layers();
+            }
+            add(one, "mean_zero_fraction", mean);
+            ObjectNode loss = one.putObject("loss");
+            p.loss().forEach((k, v) -> add(loss, k, v));
+            add(one, "mean_loss", p.meanLoss());
+            add(one, "perplexity", Math.exp(p.meanLoss()));
+        }
+    }
+
+    private static void add(ObjectNode o, String key, double v) {
+        if (Double.isFinite(v)) {
+            o.put(key, round(v));
+        } else {
+            o.putNull(key);
+        }
     }
 
     /** Tokens profiled: the (token, expert) pairs of layer 0 over the experts a token is routed to. */

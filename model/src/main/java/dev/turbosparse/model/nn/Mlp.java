@@ -34,12 +34,16 @@ public final class Mlp extends AbstractBlock {
         this.expert = expert;
     }
 
-    /** x: (..., hidden) → (..., hidden). The observer, if any, sees the intermediate activation h. */
+    /**
+     * x: (..., hidden) → (..., hidden). The observer, if any, may transform the intermediate activation h, then sees
+     * it.
+     */
     NDArray forward(ParameterStore ps, NDArray x, boolean training, FfnActivationObserver observer) {
         NDArray gate = Linear.linear(x, ps.getValue(gateProj, x.getDevice(), training)).singletonOrThrow(); // (..., inter)
         NDArray up = Linear.linear(x, ps.getValue(upProj, x.getDevice(), training)).singletonOrThrow(); // (..., inter)
         NDArray h = activation.apply(gate, up); // (..., inter)
         if (observer != null) {
+            h = observer.transform(layer, expert, h);
             observer.observe(layer, expert, h);
         }
         return Linear.linear(h, ps.getValue(downProj, x.getDevice(), training)).singletonOrThrow(); // (..., hidden)
