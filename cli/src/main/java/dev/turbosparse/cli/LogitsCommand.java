@@ -72,13 +72,7 @@ final class LogitsCommand implements Callable<Integer> {
                     + " build does not have yet; the " + engine + " engine computes --mode dense");
         }
         Models.ModelPath source = Models.resolve(model);
-        int vocabSize = source.config().vocabSize();
-        for (int i = 0; i < tokens.length; i++) {
-            if (tokens[i] < 0 || tokens[i] >= vocabSize) {
-                throw new Cli.UserError("--tokens: id " + tokens[i] + " at position " + i
-                        + " is outside the vocabulary [0, " + vocabSize + ") of " + source.path());
-            }
-        }
+        source.checkTokens(tokens);
         float[] logits;
         int vocab;
         try (NDManager manager = NDManager.newBaseManager(); CausalLM lm = source.load(manager);

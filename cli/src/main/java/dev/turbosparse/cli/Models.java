@@ -41,6 +41,17 @@ final class Models {
             }
         }
 
+        /** Refuses --tokens ids outside the model's vocabulary, naming the id and its position. */
+        void checkTokens(long[] tokens) {
+            int vocabSize = config().vocabSize();
+            for (int i = 0; i < tokens.length; i++) {
+                if (tokens[i] < 0 || tokens[i] >= vocabSize) {
+                    throw new Cli.UserError("--tokens: id " + tokens[i] + " at position " + i
+                            + " is outside the vocabulary [0, " + vocabSize + ") of " + path);
+                }
+            }
+        }
+
         /**
          * Loads the model into a float32 DJL model with a progress bar, logging the process's memory before and after
          * at debug level (--verbose).

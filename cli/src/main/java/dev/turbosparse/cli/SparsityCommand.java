@@ -116,14 +116,8 @@ final class SparsityCommand implements Callable<Integer> {
                 if (input.tokens.length == 0) {
                     throw new Cli.UserError("--tokens: give at least one token id");
                 }
-                int[] ids = new int[input.tokens.length];
-                for (int i = 0; i < ids.length; i++) {
-                    if (input.tokens[i] < 0 || input.tokens[i] >= config.vocabSize()) {
-                        throw new Cli.UserError("--tokens: id " + input.tokens[i] + " at position " + i
-                                + " is outside the vocabulary [0, " + config.vocabSize() + ") of " + source.path());
-                    }
-                    ids[i] = (int) input.tokens[i];
-                }
+                source.checkTokens(input.tokens);
+                int[] ids = java.util.Arrays.stream(input.tokens).mapToInt(Math::toIntExact).toArray();
                 SparsityProfiler.profile(lm, ids, 1, ids.length, 1, all, null);
             } else {
                 Path tokenizer = source.gguf() ? null : source.path().resolve(Tokenizer.FILE_NAME);
