@@ -107,29 +107,41 @@ final class SparsityCommand implements Callable<Integer> {
         }
         Models.ModelPath source = Models.resolve(model);
         ModelConfig config = source.config();
+        // every input is checked before the model loads (minutes, for a large one)
+        List<HeldoutData.Domain> read = List.of();
+        double[] targets = null;
+        if (input.tokens != null) {
+            if (input.tokens.length == 0) {
+                throw new Cli.UserError("--tokens: give at least one token id");
+            }
+            source.checkTokens(input.tokens);
+        } else {
+            Path tokenizer = source.gguf() ? null : source.path().resolve(Tokenizer.FILE_NAME);
+            if (tokenizer == null) {
+                LOG.warn("{}: a GGUF model; the data's tokenizer is not checked against it", source.path());
+            } else if (!Files.exists(tokenizer)) {
+                throw new Cli.UserError(source.path() + ": has no " + Tokenizer.FILE_NAME + " to check the data's"
+                        + " tokenizer against");
+            }
+            read = HeldoutData.read(input.data, sources, maxTokens, tokenizer, Fs.configuration());
+            if (curve != null) {
+                targets = curve.clone();
+                java.util.Arrays.sort(targets);
+                ThresholdCurve.check(read, targets);
+            }
+        }
+        if (frequencies != null && frequencies.toAbsolutePath().getParent() != null) {
+            Files.createDirectories(frequencies.toAbsolutePath().getParent());
+        }
         Map<String, NeuronProfile> domains = new LinkedHashMap<>();
         NeuronProfile all;
         List<ThresholdCurve.Point> points = List.of();
         try (NDManager manager = NDManager.newBaseManager(); CausalLM lm = source.load(manager)) {
             all = SparsityProfiler.emptyProfile(lm);
             if (input.tokens != null) {
-                if (input.tokens.length == 0) {
-                    throw new Cli.UserError("--tokens: give at least one token id");
-                }
-                source.checkTokens(input.tokens);
                 int[] ids = java.util.Arrays.stream(input.tokens).mapToInt(Math::toIntExact).toArray();
                 SparsityProfiler.profile(lm, ids, 1, ids.length, 1, all, null);
             } else {
-                Path tokenizer = source.gguf() ? null : source.path().resolve(Tokenizer.FILE_NAME);
-                if (tokenizer == null) {
-                    LOG.warn("{}: a GGUF model; the data's tokenizer is not checked against it", source.path());
-                }
-                if (tokenizer != null && !Files.exists(tokenizer)) {
-                    throw new Cli.UserError(source.path() + ": has no " + Tokenizer.FILE_NAME + " to check the data's"
-                            + " tokenizer against");
-                }
-                List<HeldoutData.Domain> read = HeldoutData.read(input.data, sources, maxTokens, tokenizer,
-                        Fs.configuration());
                 for (HeldoutData.Domain d : read) {
                     NeuronProfile p = SparsityProfiler.emptyProfile(lm);
                     long total = (long) d.rows() * (d.width() - 1);
@@ -139,9 +151,7 @@ final class SparsityCommand implements Callable<Integer> {
                     all.add(p);
                     domains.put(d.name(), p);
                 }
-                if (curve != null) {
-                    double[] targets = curve.clone();
-                    java.util.Arrays.sort(targets);
+                if (targets != null) {
                     points = ThresholdCurve.run(lm, read, targets, batch, m -> LOG.info("threshold curve: {}", m));
                 }
             }

@@ -93,8 +93,7 @@ class SparsityCommandTest {
 
     @Test
     void heldOutDataPerSourceWithFrequencies() throws IOException {
-        Path freq = dir.resolve("profile/frequencies.safetensors");
-        Files.createDirectories(freq.getParent());
+        Path freq = dir.resolve("profile/frequencies.safetensors"); // its folder is made
         JsonNode r = json(CliRun.of("sparsity", "--model", CliRun.tinyModel().toString(), "--data", data.toString(),
                 "--max-tokens", "300", "--frequencies", freq.toString(), "--format", "json"));
         JsonNode domains = r.get("domains");
@@ -154,6 +153,10 @@ class SparsityCommandTest {
         assertEquals(1, oneRow.exit());
         assertTrue(oneRow.errorLine().contains("has 1 held-out sequence(s); the threshold curve needs at least 2"),
                 oneRow.errorLine());
+        CliRun badTarget = CliRun.of("sparsity", "--model", CliRun.tinyModel().toString(), "--data", data.toString(),
+                "--curve", "0.5,1.5");
+        assertEquals(1, badTarget.exit());
+        assertTrue(badTarget.errorLine().contains("between 0 and 1, got 1.5"), badTarget.errorLine());
     }
 
     @Test

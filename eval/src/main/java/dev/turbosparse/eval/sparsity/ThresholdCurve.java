@@ -43,20 +43,11 @@ public final class ThresholdCurve {
      */
     public static List<Point> run(CausalLM model, List<HeldoutData.Domain> domains, double[] targets, int batch,
             Consumer<String> progress) {
-        for (double t : targets) {
-            if (!(t > 0 && t < 1)) {
-                throw new IllegalArgumentException("sparsity targets lie between 0 and 1, got " + t);
-            }
-        }
+        check(domains, targets);
         MagnitudeHistogram histogram = new MagnitudeHistogram(model.config().numHiddenLayers(),
                 model.config().numExperts());
         List<HeldoutData.Domain> evaluation = new ArrayList<>();
         for (HeldoutData.Domain d : domains) {
-            if (d.rows() < 2) {
-                throw new IllegalArgumentException("source '" + d.name() + "' has " + d.rows() + " held-out sequence(s);"
-                        + " the threshold curve needs at least 2 (half calibrate, half measure): raise --max-tokens"
-                        + " or prepare with a larger held-out share");
-            }
             int half = (d.rows() + 1) / 2;
             HeldoutData.Domain calibration = d.slice(0, half);
             SparsityProfiler.profile(model, calibration.inputs(), calibration.rows(), d.width() - 1, batch,
@@ -71,6 +62,26 @@ public final class ThresholdCurve {
             report(progress, points.getLast());
         }
         return points;
+    }
+
+    /**
+     * Refuses targets outside (0, 1) and sources with fewer than 2 held-out rows to split.
+     *
+     * @throws IllegalArgumentException naming the target or the source
+     */
+    public static void check(List<HeldoutData.Domain> domains, double[] targets) {
+        for (double t : targets) {
+            if (!(t > 0 && t < 1)) {
+                throw new IllegalArgumentException("sparsity targets lie between 0 and 1, got " + t);
+            }
+        }
+        for (HeldoutData.Domain d : domains) {
+            if (d.rows() < 2) {
+                throw new IllegalArgumentException("source '" + d.name() + "' has " + d.rows() + " held-out sequence(s);"
+                        + " the threshold curve needs at least 2 (half calibrate, half measure): raise --max-tokens"
+                        + " or prepare with a larger held-out share");
+            }
+        }
     }
 
     private static Point point(CausalLM model, List<HeldoutData.Domain> evaluation, double target,
