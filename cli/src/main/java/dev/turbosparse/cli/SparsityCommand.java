@@ -123,7 +123,8 @@ final class SparsityCommand implements Callable<Integer> {
                 throw new Cli.UserError(source.path() + ": has no " + Tokenizer.FILE_NAME + " to check the data's"
                         + " tokenizer against");
             }
-            read = HeldoutData.read(input.data, sources, maxTokens, tokenizer, Fs.configuration());
+            read = HeldoutData.read(input.data, sources, maxTokens, tokenizer, config.vocabSize(),
+                    Fs.configuration());
             if (curve != null) {
                 targets = curve.clone();
                 java.util.Arrays.sort(targets);

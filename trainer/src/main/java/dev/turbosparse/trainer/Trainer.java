@@ -548,21 +548,8 @@ public final class Trainer implements AutoCloseable {
         int width = sampler.width();
         for (Map.Entry<String, int[]> e : heldout.entrySet()) {
             int[] all = e.getValue();
-            int rows = all.length / width;
-            double sum = 0;
-            long count = 0;
-            for (int r = 0; r < rows; r += recipe.microBatch()) {
-                int b = Math.min(recipe.microBatch(), rows - r);
-                int[] chunk = java.util.Arrays.copyOfRange(all, r * width, (r + b) * width);
-                try (NDManager m = manager.newSubManager()) {
-                    NDArray batch = ids(m, chunk, b, width);
-                    NDArray logits = model.forward(parallel.store(0), batch.get(new NDIndex(":, :-1")),
-                            CausalLM.Options.DEFAULT.withObserver(zeros), false).logits();
-                    sum += LmLoss.tokenNll(logits, batch.get(new NDIndex(":, 1:"))).sum().getFloat();
-                    count += (long) b * (width - 1);
-                }
-            }
-            out.put(e.getKey(), round(sum / count, 5));
+            out.put(e.getKey(), round(LmLoss.meanOverRows(model, parallel.store(0), all, all.length / width, width,
+                    recipe.microBatch(), zeros), 5));
         }
         return out;
     }

@@ -87,15 +87,8 @@ final class TrainingData {
         MixtureSampler sampler = MixtureSampler.open(plan.dataUri(), plan.spec(), r.seedValue(), conf);
         for (String name : plan.spec().weights().keySet()) {
             Manifest m = sampler.manifest(name);
-            if (!m.tokenizer().sha256().equals(tokenizer.sha256())) {
-                throw new InputException("source '" + name + "' in " + plan.dataUri() + " was prepared with tokenizer "
-                        + abbrev(m.tokenizer().sha256()) + ", but the model's tokenizer (" + tokenizer.source()
-                        + ") is " + abbrev(tokenizer.sha256()) + ": prepare the data with the model's tokenizer");
-            }
-            if (m.tokenizer().vocabSize() > config.vocabSize()) {
-                throw new InputException("source '" + name + "' was prepared with a vocabulary of "
-                        + m.tokenizer().vocabSize() + " tokens, more than the model's vocab_size " + config.vocabSize());
-            }
+            m.tokenizer().requireReadableBy("source '" + name + "' in " + plan.dataUri(), tokenizer.sha256(),
+                    tokenizer.source(), config.vocabSize());
             if (m.seqLen() != r.seqLen()) {
                 throw new InputException("key 'seq_len': the recipe says " + r.seqLen() + ", but source '" + name
                         + "' in " + plan.dataUri() + " was prepared with " + m.seqLen());

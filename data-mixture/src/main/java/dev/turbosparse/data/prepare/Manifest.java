@@ -59,7 +59,32 @@ public record Manifest(
 
     @JsonPropertyOrder({"sha256", "vocab_size", "bos_token_id", "eos_token_id"})
     public record TokenizerInfo(@JsonProperty("sha256") String sha256, @JsonProperty("vocab_size") int vocabSize,
-            @JsonProperty("bos_token_id") Integer bosTokenId, @JsonProperty("eos_token_id") Integer eosTokenId) {}
+            @JsonProperty("bos_token_id") Integer bosTokenId, @JsonProperty("eos_token_id") Integer eosTokenId) {
+
+        /**
+         * Refuses data that a model cannot read: prepared with another tokenizer (sha256 of tokenizer.json), or
+         * holding ids beyond the model's vocabulary.
+         *
+         * @param source names the prepared source and where it is, for the message
+         * @param modelSha256 the model's tokenizer.json's sha256, or null where the model has none to compare
+         * @param modelTokenizer where the model's tokenizer.json is, for the message
+         */
+        public void requireReadableBy(String source, String modelSha256, String modelTokenizer, int modelVocabSize) {
+            if (modelSha256 != null && !sha256.equals(modelSha256)) {
+                throw new DataException(source + " was prepared with tokenizer " + abbrev(sha256) + ", but the"
+                        + " model's tokenizer (" + modelTokenizer + ") is " + abbrev(modelSha256) + ": prepare the"
+                        + " data with the model's tokenizer");
+            }
+            if (vocabSize > modelVocabSize) {
+                throw new DataException(source + " was prepared with a vocabulary of " + vocabSize + " tokens, more"
+                        + " than the model's vocab_size " + modelVocabSize);
+            }
+        }
+
+        private static String abbrev(String sha) {
+            return sha.substring(0, Math.min(12, sha.length())) + "...";
+        }
+    }
 
     @JsonPropertyOrder({"file", "sequences", "bytes", "sha256"})
     public record Shard(@JsonProperty("file") String file, @JsonProperty("sequences") long sequences,

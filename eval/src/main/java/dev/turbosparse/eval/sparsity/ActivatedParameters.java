@@ -56,12 +56,7 @@ public record ActivatedParameters(long embeddings, long attention, long norms, l
         long perNeuron = 3L * config.hiddenSize();
         double ffnActive = 0;
         for (int l = 0; l < profile.layers(); l++) {
-            // each token reaches expertsPerToken experts (1 of 1 in a dense FFN)
-            long layerTokens = 0;
-            for (int e = 0; e < profile.experts(); e++) {
-                layerTokens += profile.tokens(l, e);
-            }
-            layerTokens /= config.expertsPerToken();
+            long layerTokens = profile.layerTokens(l, config.expertsPerToken());
             if (layerTokens == 0) {
                 throw new IllegalArgumentException("layer " + l + " of the profile saw no token");
             }

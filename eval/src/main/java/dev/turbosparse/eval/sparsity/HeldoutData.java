@@ -53,10 +53,12 @@ public final class HeldoutData {
      * @param sources the sources to read, or empty for every source prepared under {@code dataUri}
      * @param tokenizerJson the model's tokenizer.json, which the data must have been prepared with; null to skip
      *     the check (a model without one)
-     * @throws DataException if a source is missing, was prepared with another tokenizer, or has no held-out data
+     * @param vocabSize the model's vocabulary, which the data's ids must lie in
+     * @throws DataException if a source is missing, was prepared with another tokenizer or a larger vocabulary, or
+     *     has no held-out data
      */
     public static List<Domain> read(String dataUri, List<String> sources, long maxTokens,
-            java.nio.file.Path tokenizerJson, Configuration conf) {
+            java.nio.file.Path tokenizerJson, int vocabSize, Configuration conf) {
         if (maxTokens <= 0) {
             throw new IllegalArgumentException("max tokens must be positive, got " + maxTokens);
         }
@@ -67,13 +69,8 @@ public final class HeldoutData {
         List<Domain> out = new ArrayList<>();
         for (String name : names) {
             PreparedSource s = PreparedSource.open(fs, data, name);
-            String prepared = s.manifest().tokenizer().sha256();
-            if (sha != null && !sha.equals(prepared)) {
-                throw new DataException("source '" + name + "' (" + new Path(data, name) + ") was prepared with"
-                        + " tokenizer " + prepared.substring(0, 12) + "..., but the model's tokenizer ("
-                        + tokenizerJson + ") is " + sha.substring(0, 12) + "...: prepare the data with the model's"
-                        + " tokenizer");
-            }
+            s.manifest().tokenizer().requireReadableBy("source '" + name + "' (" + new Path(data, name) + ")", sha,
+                    String.valueOf(tokenizerJson), vocabSize);
             long available = s.manifest().heldout().sequences();
             if (available == 0) {
                 throw new DataException("source '" + name + "' (" + new Path(data, name) + ") has no held-out"

@@ -98,6 +98,18 @@ public final class NeuronProfile implements FfnActivationObserver {
         return tokens[index(layer, expert)];
     }
 
+    /**
+     * Tokens that reached a layer: the (token, expert) pairs over its experts, divided by the experts each token is
+     * routed to (1 for a dense FFN).
+     */
+    public synchronized long layerTokens(int layer, int expertsPerToken) {
+        long routed = 0;
+        for (int e = 0; e < experts; e++) {
+            routed += tokens(layer, e);
+        }
+        return routed / expertsPerToken;
+    }
+
     /** Entries of {@code h} that were exactly zero. */
     public synchronized long zeros(int layer, int expert) {
         int i = index(layer, expert);

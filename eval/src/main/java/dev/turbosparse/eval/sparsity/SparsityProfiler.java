@@ -2,13 +2,11 @@ package dev.turbosparse.eval.sparsity;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import dev.turbosparse.activations.FfnActivationObserver;
 import dev.turbosparse.activations.TorchTensors;
 import dev.turbosparse.model.nn.CausalLM;
-import dev.turbosparse.model.nn.LmLoss;
 import java.util.Arrays;
 import java.util.function.LongConsumer;
 
@@ -49,32 +47,5 @@ public final class SparsityProfiler {
                 progress.accept(done);
             }
         }
-    }
-
-    /**
-     * The mean next-token loss (nats) over {@code rows} sequences of {@code width} tokens: each row's first
-     * {@code width - 1} tokens are fed in, and every position is scored against the token after it.
-     *
-     * @param observer sees (and may transform) the FFN activations, or null
-     */
-    public static double loss(CausalLM model, int[] tokens, int rows, int width, int batch,
-            FfnActivationObserver observer) {
-        if (rows <= 0 || width < 2 || batch <= 0 || tokens.length != (long) rows * width) {
-            throw new IllegalArgumentException(tokens.length + " tokens are not " + rows + " rows of " + width
-                    + " (at least 2)");
-        }
-        CausalLM.Options options = CausalLM.Options.DEFAULT.withObserver(observer);
-        double sum = 0;
-        for (int r = 0; r < rows; r += batch) {
-            int b = Math.min(batch, rows - r);
-            long[] ids = Arrays.stream(tokens, r * width, (r + b) * width).asLongStream().toArray();
-            try (NDManager m = model.manager().newSubManager()) {
-                NDArray all = TorchTensors.longs(m, ids, new Shape(b, width));
-                NDArray logits = model.forward(new ParameterStore(m, false), all.get(new NDIndex(":, :-1")), options,
-                        false).logits();
-                sum += LmLoss.tokenNll(logits, all.get(new NDIndex(":, 1:"))).sum().getFloat();
-            }
-        }
-        return sum / ((double) rows * (width - 1));
     }
 }

@@ -65,12 +65,10 @@ public final class SparsityReport {
                 one.put("target", p.target());
             }
             ArrayNode layers = one.putArray("zero_fraction");
-            double mean = 0;
             for (int l = 0; l < p.profile().layers(); l++) {
                 add(layers, p.profile().zeroFraction(l));
-                mean += p.profile().zeroFraction(l) / p.profile().layers();
             }
-            add(one, "mean_zero_fraction", mean);
+            add(one, "mean_zero_fraction", p.meanZeroFraction());
             ObjectNode loss = one.putObject("loss");
             p.loss().forEach((k, v) -> add(loss, k, v));
             add(one, "mean_loss", p.meanLoss());
@@ -88,11 +86,7 @@ public final class SparsityReport {
 
     /** Tokens profiled: the (token, expert) pairs of layer 0 over the experts a token is routed to. */
     public static long tokens(ModelConfig config, NeuronProfile p) {
-        long routed = 0;
-        for (int e = 0; e < p.experts(); e++) {
-            routed += p.tokens(0, e);
-        }
-        return routed / config.expertsPerToken();
+        return p.layerTokens(0, config.expertsPerToken());
     }
 
     private static void putFractions(ObjectNode o, ModelConfig config, NeuronProfile p) {

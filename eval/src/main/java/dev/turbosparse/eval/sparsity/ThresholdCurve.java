@@ -1,6 +1,8 @@
 package dev.turbosparse.eval.sparsity;
 
+import ai.djl.training.ParameterStore;
 import dev.turbosparse.model.nn.CausalLM;
+import dev.turbosparse.model.nn.LmLoss;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,6 +28,15 @@ public final class ThresholdCurve {
      * @param loss mean next-token loss per source on the evaluation rows
      */
     public record Point(double target, NeuronProfile profile, Map<String, Double> loss) {
+
+        /** The mean over layers of each layer's zero fraction. */
+        public double meanZeroFraction() {
+            double mean = 0;
+            for (int l = 0; l < profile.layers(); l++) {
+                mean += profile.zeroFraction(l) / profile.layers();
+            }
+            return mean;
+        }
 
         /** The mean of the sources' losses. */
         public double meanLoss() {
@@ -91,17 +102,15 @@ public final class ThresholdCurve {
         Thresholds observer = new Thresholds(thresholds != null ? thresholds : none, profile);
         Map<String, Double> loss = new LinkedHashMap<>();
         for (HeldoutData.Domain d : evaluation) {
-            loss.put(d.name(), SparsityProfiler.loss(model, d.tokens(), d.rows(), d.width(), batch, observer));
+            loss.put(d.name(), LmLoss.meanOverRows(model, new ParameterStore(model.manager(), false), d.tokens(),
+                    d.rows(), d.width(), batch, observer));
         }
         return new Point(target, profile, loss);
     }
 
     private static void report(Consumer<String> progress, Point p) {
         if (progress != null) {
-            double zeros = 0;
-            for (int l = 0; l < p.profile().layers(); l++) {
-                zeros += p.profile().zeroFraction(l) / p.profile().layers();
-            }
+            double zeros = p.meanZeroFraction();
             progress.accept(String.format(java.util.Locale.ROOT, "target %s: %.1f%% zeros, mean loss %.4f",
                     Double.isNaN(p.target()) ? "none" : String.format(java.util.Locale.ROOT, "%.2f", p.target()),
                     100 * zeros, p.meanLoss()));
