@@ -20,6 +20,9 @@ import java.util.Map;
  */
 public final class ActivationFrequencies {
 
+    /** The metadata {@code format} that marks these files. */
+    public static final String FORMAT = "turbosparse-activation-frequency";
+
     private ActivationFrequencies() {}
 
     /** The tensor name of a layer's (expert's) frequencies. */
@@ -45,7 +48,7 @@ public final class ActivationFrequencies {
             }
         }
         Map<String, String> meta = new LinkedHashMap<>();
-        meta.put("format", "turbosparse-activation-frequency");
+        meta.put("format", FORMAT);
         meta.put("tokens", Long.toString(SparsityReport.tokens(config, profile)));
         meta.put("source", source);
         SafetensorsWriter.writeFile(file, entries, meta);

@@ -191,19 +191,38 @@ public final class LlamaGguf {
             return;
         }
         int heads = loc.layout() == Layout.PERMUTED_Q ? config.numAttentionHeads() : config.numKeyValueHeads();
-        long cols = want[1];
-        int half = config.headDim() / 2;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment permuted = arena.allocate(e.numel() * 4);
             g.readFloat32(t, 0, e.numel(), permuted);
-            // HF row (head, j, i) sits at GGUF row (head, i, j): llama.cpp pairs dimension i with i + half.
-            for (int h = 0; h < heads; h++) {
-                for (int j = 0; j < 2; j++) {
-                    for (int i = 0; i < half; i++) {
-                        long hfRow = (long) h * 2 * half + (long) j * half + i;
-                        long ggufRow = (long) h * 2 * half + (long) i * 2 + j;
-                        MemorySegment.copy(permuted, ggufRow * cols * 4, dst, hfRow * cols * 4, cols * 4);
-                    }
+            permuteRows(permuted, dst, heads, config.headDim(), want[1], false);
+        }
+    }
+
+    /**
+     * q or k rows from HF's rotate-half order to llama.cpp's interleaved pairs, in a new segment of {@code arena}
+     * (what {@code convert_hf_to_gguf.py} does on export).
+     */
+    public static MemorySegment toGgufRotaryOrder(MemorySegment hf, int heads, int headDim, long cols, Arena arena) {
+        MemorySegment out = arena.allocate((long) heads * headDim * cols * 4, 64);
+        permuteRows(hf, out, heads, headDim, cols, true);
+        return out;
+    }
+
+    /**
+     * Moves rows between the two rotary orders: HF row (head, j, i) is GGUF row (head, i, j), for j in {0, 1} and
+     * i below headDim/2 (llama.cpp pairs dimension i with i + headDim/2 by interleaving).
+     */
+    private static void permuteRows(MemorySegment src, MemorySegment dst, int heads, int headDim, long cols,
+            boolean toGguf) {
+        int half = headDim / 2;
+        for (int h = 0; h < heads; h++) {
+            for (int j = 0; j < 2; j++) {
+                for (int i = 0; i < half; i++) {
+                    long hfRow = (long) h * 2 * half + (long) j * half + i;
+                    long ggufRow = (long) h * 2 * half + (long) i * 2 + j;
+                    long from = toGguf ? hfRow : ggufRow;
+                    long to = toGguf ? ggufRow : hfRow;
+                    MemorySegment.copy(src, from * cols * 4, dst, to * cols * 4, cols * 4);
                 }
             }
         }
