@@ -10,6 +10,7 @@ import dev.turbosparse.model.nn.CausalLM;
 import dev.turbosparse.model.nn.KvCache;
 
 import java.util.function.LongConsumer;
+import java.util.function.LongPredicate;
 
 /**
  * Autoregressive decoding with the DJL model: one prefill pass over the prompt into a KV cache, then one pass per new
@@ -42,6 +43,18 @@ public final class DjlGenerator {
      */
     public static Stats generate(CausalLM model, long[] prompt, int maxNewTokens, Sampler sampler, Integer eosId,
             LongConsumer onToken) {
+        return generate(model, prompt, maxNewTokens, sampler, eosId, (LongPredicate) t -> {
+            onToken.accept(t);
+            return true;
+        });
+    }
+
+    /**
+     * As {@link #generate(CausalLM, long[], int, Sampler, Integer, LongConsumer)}, and stops as soon as
+     * {@code onToken} returns false (a stop sequence seen, say).
+     */
+    public static Stats generate(CausalLM model, long[] prompt, int maxNewTokens, Sampler sampler, Integer eosId,
+            LongPredicate onToken) {
         int context = model.config().maxPositionEmbeddings();
         if (prompt.length == 0) {
             throw new IllegalArgumentException("the prompt has no tokens");
@@ -77,9 +90,12 @@ public final class DjlGenerator {
                     decode += dt;
                 }
                 generated++;
-                onToken.accept(token);
+                boolean more = onToken.test(token);
                 if (eosId != null && token == eosId) {
                     eos = true;
+                    break;
+                }
+                if (!more) {
                     break;
                 }
                 next = new long[] {token};

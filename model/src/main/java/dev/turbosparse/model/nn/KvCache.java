@@ -79,6 +79,32 @@ public final class KvCache implements AutoCloseable {
         length += seq;
     }
 
+    /**
+     * A new cache of {@code batch} rows, each starting with a copy of this one-row cache's positions: a shared prompt
+     * computed once and continued by several sequences.
+     */
+    public KvCache repeat(NDManager parent, ModelConfig c, int batch, int capacity) {
+        if (keys.length > 0 && keys[0].getShape().get(0) != 1) {
+            throw new IllegalStateException("only a one-row cache is repeated, this one has " + keys[0].getShape().get(0));
+        }
+        if (capacity < length) {
+            throw new IllegalArgumentException("capacity " + capacity + " is below the " + length + " positions stored");
+        }
+        KvCache out = new KvCache(parent, c, batch, capacity);
+        if (length > 0) {
+            NDIndex stored = new NDIndex(":, :, :{}", length);
+            for (int l = 0; l < keys.length; l++) {
+                try (NDArray k1 = keys[l].get(stored); NDArray v1 = values[l].get(stored);
+                        NDArray k = k1.repeat(0, batch); NDArray v = v1.repeat(0, batch)) {
+                    out.keys[l].set(stored, k); // (batch, kvHeads, length, headDim)
+                    out.values[l].set(stored, v);
+                }
+            }
+        }
+        out.length = length;
+        return out;
+    }
+
     @Override
     public void close() {
         manager.close();
