@@ -36,7 +36,13 @@ public final class Tasks {
 
     /** A task: its name, how it is scored and read. */
     public record Task(String name, Kind kind, int paperShots, boolean firstNFewshot, boolean accNorm,
-            String layout, Reader reader) {}
+            String layout, Reader reader) {
+
+        /** Whether the dataset has a split to draw few-shot examples from (TruthfulQA has none: always 0-shot). */
+        public boolean hasFewshotSplit() {
+            return !name.startsWith("truthfulqa");
+        }
+    }
 
     /** Reads a task's examples from the folder (or file) the user gave; the few-shot pool only if it is needed. */
     @FunctionalInterface

@@ -1,0 +1,140 @@
+package dev.turbosparse.cli;
+
+import dev.turbosparse.eval.export.ExportSource;
+import dev.turbosparse.eval.export.GgufExporter;
+import dev.turbosparse.eval.export.GgufVocab;
+import dev.turbosparse.eval.export.HfExporter;
+import dev.turbosparse.eval.export.NeuronOrder;
+import dev.turbosparse.model.io.AtomicFiles;
+import dev.turbosparse.model.safetensors.DType;
+import dev.turbosparse.model.tokenizer.Tokenizer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code turbosparse export}: a checkpoint as Hugging Face safetensors or as a dense GGUF file for llama.cpp. */
+@Command(name = "export", mixinStandardHelpOptions = true,
+        description = {"Export a Hugging Face checkpoint folder as Hugging Face safetensors (--format hf, predictors"
+            + " included when the checkpoint has them) or as a dense GGUF file that llama.cpp loads (--format gguf;"
+            + " SwiGLU models only: llama.cpp has no dReLU).",
+            "--reorder FILE puts each FFN's neurons hot-first by the activation frequencies `sparsity --frequencies`"
+                + " wrote, the same permutation on gate, up, down and predictor rows: the function is unchanged."})
+final class ExportCommand implements Callable<Integer> {
+
+    private static final Logger LOG = LogManager.getLogger(ExportCommand.class);
+
+    enum Format { hf, gguf }
+
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face checkpoint folder.")
+    Path model;
+
+    @Option(names = "--format", required = true, description = "hf or gguf.")
+    Format format;
+
+    @Option(names = "--dtype", defaultValue = "auto", paramLabel = "TYPE",
+            description = "f32, f16, bf16, or auto: the checkpoint's torch_dtype (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--reorder", paramLabel = "FILE",
+            description = "Activation frequencies (safetensors from `sparsity --frequencies`): order neurons hot-first.")
+    Path reorder;
+
+    @Option(names = "--shard-size", defaultValue = "5000000000", paramLabel = "BYTES",
+            description = "With --format hf: the largest weight file before sharding (default: ${DEFAULT-VALUE}).")
+    long shardSize;
+
+    @Option(names = "--out", required = true, paramLabel = "PATH",
+            description = "The folder (hf) or .gguf file (gguf) to write.")
+    Path out;
+
+    @Option(names = "--force", description = "Replace --out if it exists.")
+    boolean force;
+
+    @Override
+    public Integer call() throws Exception {
+        Path folder = Models.checkpointFolder(model);
+        if (Files.exists(out) && !force) {
+            throw new Cli.UserError(out + ": exists; give --force to replace it");
+        }
+        if (format == Format.gguf && !out.getFileName().toString().endsWith(".gguf")) {
+            throw new Cli.UserError("--out must name a .gguf file with --format gguf, got " + out);
+        }
+        if (format == Format.hf && Files.exists(out) && Files.isSameFile(out, folder)) {
+            throw new Cli.UserError("--out is the model folder itself; export to another folder");
+        }
+        if (shardSize < 1) {
+            throw new Cli.UserError("--shard-size must be positive, got " + shardSize);
+        }
+        try (ExportSource source = ExportSource.open(folder)) {
+            DType type = dtype(source);
+            if (format == Format.gguf) {
+                GgufExporter.checkDense(source.config(), folder);
+            }
+            NeuronOrder order = reorder == null ? null : NeuronOrder.hotFirst(reorder, source.config());
+            if (format == Format.hf) {
+                // written beside the target, then moved into place: --out appears complete or not at all
+                Path staging = out.toAbsolutePath().resolveSibling("." + out.getFileName() + ".partial");
+                AtomicFiles.deleteTree(staging);
+                try (Progress bar = Progress.bytes("export " + folder.getFileName() + " as hf " + type,
+                        HfExporter.bytes(source, type))) {
+                    HfExporter.export(source, order, type, shardSize, staging,
+                            reorder == null ? null : "hot-first by " + reorder.getFileName(), bar::stepTo);
+                } catch (RuntimeException | java.io.IOException e) {
+                    AtomicFiles.deleteTree(staging);
+                    throw e;
+                }
+                if (Files.exists(out)) {
+                    AtomicFiles.deleteTree(out);
+                }
+                Files.move(staging, out, StandardCopyOption.ATOMIC_MOVE);
+            } else {
+                GgufVocab vocab = Files.isRegularFile(folder.resolve(Tokenizer.FILE_NAME))
+                        ? GgufVocab.read(folder, source.config()) : null;
+                if (vocab == null) {
+                    LOG.warn("{}: no tokenizer.json; the GGUF file gets no vocabulary (tokenizer.ggml.model = none)",
+                            folder);
+                }
+                try (Progress bar = Progress.bytes("export " + folder.getFileName() + " as gguf " + type,
+                        GgufExporter.denseBytes(source, type))) {
+                    GgufExporter.exportDense(source, order, type, vocab, out, bar::stepTo);
+                }
+            }
+            System.out.println(String.format(Locale.ROOT, "%s: %s, %s%s (%,d bytes)", out, format, type,
+                    order == null ? "" : ", neurons hot-first", size(out)));
+        }
+        return 0;
+    }
+
+    private DType dtype(ExportSource source) {
+        String d = dtype.toLowerCase(Locale.ROOT);
+        if (d.equals("auto")) {
+            String torch = source.config().torchDtype();
+            d = torch == null ? "f32" : switch (torch) {
+                case "bfloat16" -> "bf16";
+                case "float16" -> "f16";
+                default -> "f32";
+            };
+        }
+        return switch (d) {
+            case "f32" -> DType.F32;
+            case "f16" -> DType.F16;
+            case "bf16" -> DType.BF16;
+            default -> throw new Cli.UserError("--dtype must be f32, f16, bf16 or auto, got '" + dtype + "'");
+        };
+    }
+
+    private static long size(Path p) throws java.io.IOException {
+        if (Files.isRegularFile(p)) {
+            return Files.size(p);
+        }
+        try (var s = Files.walk(p)) {
+            return s.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
+        }
+    }
+}
