@@ -50,6 +50,10 @@ int main(int argc, char ** argv) {
     cp.n_ubatch = cp.n_ctx;
     cp.n_threads = threads;
     cp.n_threads_batch = threads;
+    // keys and values in float32: llama.cpp's default f16 cache alone moves logits by about 1e-3
+    cp.type_k = GGML_TYPE_F32;
+    cp.type_v = GGML_TYPE_F32;
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     llama_context * ctx = llama_init_from_model(model, cp);
     if (!ctx) {
         fprintf(stderr, "llama-logits: could not create a context for %s\n", model_path);
