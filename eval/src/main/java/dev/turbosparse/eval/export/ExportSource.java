@@ -10,6 +10,7 @@ import dev.turbosparse.model.safetensors.TensorInfo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -45,6 +46,8 @@ public final class ExportSource implements AutoCloseable {
             return TensorInfo.numel(shape);
         }
     }
+
+    private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final Path folder;
     private final ModelConfig config;
@@ -158,11 +161,6 @@ public final class ExportSource implements AutoCloseable {
         return predictorRank;
     }
 
-    /** The dtype the checkpoint stores a tensor in. */
-    public dev.turbosparse.model.safetensors.DType dtype(Tensor t) {
-        return weights.get(t.hfName()).info().dtype();
-    }
-
     /**
      * Reads a tensor as float32 into {@code dst} ({@code numel} floats), its neurons reordered by {@code order} if
      * that is not null: rows {@code i} of a neuron-row tensor become rows {@code perm[i]} of the original, columns
@@ -187,8 +185,7 @@ public final class ExportSource implements AutoCloseable {
                 for (long r = 0; r < rows; r++) {
                     long base = r * cols;
                     for (int i = 0; i < cols; i++) {
-                        dst.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, base + i,
-                                src.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, base + perm[i]));
+                        dst.setAtIndex(FLOAT_LE, base + i, src.getAtIndex(FLOAT_LE, base + perm[i]));
                     }
                 }
             }

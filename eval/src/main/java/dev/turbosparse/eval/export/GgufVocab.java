@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -168,22 +167,5 @@ public final class GgufVocab {
         if (chatTemplate != null) {
             w.putString("tokenizer.chat_template", chatTemplate);
         }
-    }
-
-    public List<String> tokens() {
-        return tokens;
-    }
-
-    public float[] scores() {
-        return scores.clone();
-    }
-
-    public int[] types() {
-        return types.clone();
-    }
-
-    @Override
-    public String toString() {
-        return tokens.size() + " tokens, " + Arrays.stream(types).filter(t -> t == NORMAL).count() + " normal";
     }
 }

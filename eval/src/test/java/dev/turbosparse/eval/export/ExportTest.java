@@ -242,4 +242,34 @@ class ExportTest {
         return new SafetensorsWriter.Entry(name, DType.F32, new long[] {rows, cols},
                 TensorSources.raw(MemorySegment.ofBuffer(b.flip())));
     }
+
+    @Test
+    void theTokenizerTravelsAsLlamaCppsSentencePieceVocabulary() throws IOException {
+        Path model = Path.of(System.getProperty("turbosparse.models", "../models")).resolve("tiny-mistral-swiglu");
+        Path out = tmp.resolve("tiny.gguf");
+        try (ExportSource source = ExportSource.open(model)) {
+            GgufExporter.exportDense(source, null, DType.F32, GgufVocab.read(model, source.config()), out, null);
+        }
+        try (GgufFile g = GgufFile.open(out)) {
+            assertEquals("llama", g.getString("tokenizer.ggml.model"));
+            @SuppressWarnings("unchecked")
+            List<String> tokens = (List<String>) g.metadata().get("tokenizer.ggml.tokens");
+            int[] types = (int[]) g.metadata().get("tokenizer.ggml.token_type");
+            float[] scores = (float[]) g.metadata().get("tokenizer.ggml.scores");
+            assertEquals(32000, tokens.size());
+            assertEquals(List.of("<unk>", "<s>", "</s>", "<0x00>"), tokens.subList(0, 4));
+            assertArrayEquals(new int[] {2, 3, 3, 6}, java.util.Arrays.copyOf(types, 4), "unknown, control, control, byte");
+            // merges "▁ t" (rank 0) and "i n" (rank 1) make tokens 261 and 262: scores minus their rank
+            assertEquals("\u2581t", tokens.get(261));
+            assertEquals(0f, scores[261]);
+            assertEquals(-1f, scores[262]);
+            assertEquals(1L, g.getLong("tokenizer.ggml.bos_token_id", -1));
+            assertEquals(Boolean.TRUE, g.metadata().get("tokenizer.ggml.add_bos_token"));
+        }
+        // and the weights load back with the model's logits
+        try (NDManager m = NDManager.newBaseManager(); CausalLM before = HfCheckpoint.load(model, m);
+                CausalLM after = LlamaGguf.load(out, m, null)) {
+            assertTrue(maxAbsDiff(logits(before, IDS), logits(after, IDS)) <= 1e-5);
+        }
+    }
 }
