@@ -5,6 +5,7 @@ import dev.turbosparse.eval.export.GgufExporter;
 import dev.turbosparse.eval.export.GgufVocab;
 import dev.turbosparse.eval.export.HfExporter;
 import dev.turbosparse.eval.export.NeuronOrder;
+import dev.turbosparse.model.gguf.LlamaGguf;
 import dev.turbosparse.model.io.AtomicFiles;
 import dev.turbosparse.model.safetensors.DType;
 import dev.turbosparse.model.tokenizer.Tokenizer;
@@ -18,11 +19,16 @@ import org.apache.logging.log4j.Logger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code turbosparse export}: a checkpoint as Hugging Face safetensors or as a dense GGUF file for llama.cpp. */
+/**
+ * {@code turbosparse export}: a checkpoint as Hugging Face safetensors, as a dense GGUF file for llama.cpp, or as a
+ * sparse GGUF file on PowerInfer's conventions.
+ */
 @Command(name = "export", mixinStandardHelpOptions = true,
         description = {"Export a Hugging Face checkpoint folder as Hugging Face safetensors (--format hf, predictors"
-            + " included when the checkpoint has them) or as a dense GGUF file that llama.cpp loads (--format gguf;"
-            + " SwiGLU models only: llama.cpp has no dReLU).",
+            + " included when the checkpoint has them), as a dense GGUF file that llama.cpp loads (--format gguf;"
+            + " SwiGLU models: llama.cpp has no dReLU), or as a sparse GGUF file (--format gguf --sparse; dReLU and"
+            + " ReGLU models) on PowerInfer's conventions: marked PWRI, architecture bamboo for dReLU, down"
+            + " projections neuron-major, predictors included.",
             "--reorder FILE puts each FFN's neurons hot-first by the activation frequencies `sparsity --frequencies`"
                 + " wrote, the same permutation on gate, up, down and predictor rows: the function is unchanged."})
 final class ExportCommand implements Callable<Integer> {
@@ -44,6 +50,15 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--reorder", paramLabel = "FILE",
             description = "Activation frequencies (safetensors from `sparsity --frequencies`): order neurons hot-first.")
     Path reorder;
+
+    @Option(names = "--sparse",
+            description = "With --format gguf: write the sparse GGUF of a dReLU or ReGLU model (docs/EVAL.md).")
+    boolean sparse;
+
+    @Option(names = "--sparse-threshold", defaultValue = "0", paramLabel = "T",
+            description = "With --sparse and predictors: powerinfer.sparse_threshold, the fc2 score from which a neuron"
+                + " is predicted active (default: ${DEFAULT-VALUE}, PowerInfer's).")
+    float sparseThreshold;
 
     @Option(names = "--shard-size", defaultValue = "5000000000", paramLabel = "BYTES",
             description = "With --format hf: the largest weight file before sharding (default: ${DEFAULT-VALUE}).")
@@ -68,13 +83,20 @@ final class ExportCommand implements Callable<Integer> {
         if (format == Format.hf && Files.exists(out) && Files.isSameFile(out, folder)) {
             throw new Cli.UserError("--out is the model folder itself; export to another folder");
         }
+        if (sparse && format != Format.gguf) {
+            throw new Cli.UserError("--sparse goes with --format gguf");
+        }
+        if (!Float.isFinite(sparseThreshold)) {
+            throw new Cli.UserError("--sparse-threshold must be a finite number, got " + sparseThreshold);
+        }
         if (shardSize < 1) {
             throw new Cli.UserError("--shard-size must be positive, got " + shardSize);
         }
         try (ExportSource source = ExportSource.open(folder)) {
             DType type = dtype(source);
+            LlamaGguf.Kind kind = sparse ? LlamaGguf.Kind.SPARSE : LlamaGguf.Kind.DENSE;
             if (format == Format.gguf) {
-                GgufExporter.checkDense(source.config(), folder);
+                GgufExporter.check(source.config(), folder, kind);
             }
             NeuronOrder order = reorder == null ? null : NeuronOrder.hotFirst(reorder, source.config());
             if (format == Format.hf) {
@@ -100,12 +122,13 @@ final class ExportCommand implements Callable<Integer> {
                     LOG.warn("{}: no tokenizer.json; the GGUF file gets no vocabulary (tokenizer.ggml.model = none)",
                             folder);
                 }
-                try (Progress bar = Progress.bytes("export " + folder.getFileName() + " as gguf " + type,
-                        GgufExporter.denseBytes(source, type))) {
-                    GgufExporter.exportDense(source, order, type, vocab, out, bar::stepTo);
+                try (Progress bar = Progress.bytes("export " + folder.getFileName() + " as " + (sparse ? "sparse " : "")
+                        + "gguf " + type, GgufExporter.bytes(source, type, kind))) {
+                    GgufExporter.export(source, order, type, vocab, kind, sparseThreshold, out, bar::stepTo);
                 }
             }
-            System.out.println(String.format(Locale.ROOT, "%s: %s, %s%s (%,d bytes)", out, format, type,
+            System.out.println(String.format(Locale.ROOT, "%s: %s%s, %s%s (%,d bytes)", out, sparse ? "sparse " : "",
+                    format, type,
                     order == null ? "" : ", neurons hot-first", size(out)));
         }
         return 0;

@@ -66,7 +66,7 @@ final class InspectCommand implements Callable<Integer> {
         Map<String, HfWeightMap.Role> roleOf = new HashMap<>();
         List<String> missing = new ArrayList<>();
         for (HfWeightMap.Entry e : HfWeightMap.entries(config)) {
-            String name = LlamaGguf.locate(e.hfName()).gguf();
+            String name = LlamaGguf.locate(e.hfName(), LlamaGguf.Kind.of(gguf)).gguf();
             roleOf.put(name, e.role());
             if (!gguf.tensors().containsKey(name)) {
                 missing.add(name);

@@ -16,7 +16,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.function.LongConsumer;
 
 import org.apache.logging.log4j.LogManager;
@@ -109,9 +108,11 @@ final class Models {
         return path;
     }
 
+    /** Whether a file starts with GGUF's magic, or PowerInfer's mark of a sparse GGUF file. */
     static boolean isGguf(Path file) {
         try (InputStream in = Files.newInputStream(file)) {
-            return Arrays.equals(in.readNBytes(4), "GGUF".getBytes(StandardCharsets.US_ASCII));
+            String magic = new String(in.readNBytes(4), StandardCharsets.US_ASCII);
+            return magic.equals(GgufFile.MAGIC) || magic.equals(GgufFile.POWERINFER_MAGIC);
         } catch (IOException e) {
             return false;
         }

@@ -7,14 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code eval} on every task's bundled sample and held-out data, and {@code export} in both formats. */
+/** {@code eval} on every task's bundled sample and held-out data, and {@code export} in every format. */
 class EvalExportCommandTest {
 
     static final JsonMapper JSON = JsonMapper.builder().build();
@@ -117,13 +119,7 @@ class EvalExportCommandTest {
         assertEquals(0, r.exit(), r.err());
         JsonNode want = JSON.readTree(logitsOf(CliRun.parity("mixtral"), "1,17,300,42,5"));
         JsonNode got = JSON.readTree(logitsOf(gguf, "1,17,300,42,5"));
-        double max = 0;
-        for (int p = 0; p < 5; p++) {
-            for (int v = 0; v < 512; v++) {
-                max = Math.max(max, Math.abs(want.get("logits").get(p).get(v).asDouble()
-                        - got.get("logits").get(p).get(v).asDouble()));
-            }
-        }
+        double max = maxDiff(want, got);
         assertTrue(max < 1e-5, "max |logit difference| " + max);
         // exists: refused without --force
         CliRun again = CliRun.of("export", "--model", CliRun.parity("mixtral").toString(), "--format", "gguf", "--out",
@@ -147,13 +143,35 @@ class EvalExportCommandTest {
         assertTrue(Files.exists(hf.resolve("tokenizer.json")) && Files.exists(hf.resolve("config.json")));
         want = JSON.readTree(logitsOf(CliRun.tinyModel(), "1,415,2936,9060"));
         got = JSON.readTree(logitsOf(hf, "1,415,2936,9060"));
-        max = 0;
-        for (int p = 0; p < 4; p++) {
-            for (int v = 0; v < 32000; v++) {
-                max = Math.max(max, Math.abs(want.get("logits").get(p).get(v).asDouble()
-                        - got.get("logits").get(p).get(v).asDouble()));
+        max = maxDiff(want, got);
+        assertTrue(max < 1e-5, "max |logit difference| after reordering " + max);
+        // the sparse GGUF of the dReLU model, hot-first: PowerInfer's mark, and the model's logits through `logits`
+        Path sparse = dir.resolve("tiny.sparse.gguf");
+        r = CliRun.of("export", "--model", CliRun.tinyModel().toString(), "--format", "gguf", "--sparse", "--reorder",
+                freq.toString(), "--out", sparse.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("sparse gguf, BF16, neurons hot-first"), r.out());
+        assertEquals("PWRI", new String(Arrays.copyOf(Files.readAllBytes(sparse), 4), StandardCharsets.US_ASCII));
+        max = maxDiff(want, JSON.readTree(logitsOf(sparse, "1,415,2936,9060")));
+        assertTrue(max < 1e-5, "max |logit difference| of the sparse GGUF " + max);
+        // --sparse on a SwiGLU model is refused: it has no zeros to skip
+        CliRun swiglu = CliRun.of("export", "--model", CliRun.parity("mistral").toString(), "--format", "gguf",
+                "--sparse", "--out", dir.resolve("swiglu.gguf").toString());
+        assertEquals(1, swiglu.exit());
+        assertTrue(swiglu.errorLine().contains("no exact zeros"), swiglu.errorLine());
+    }
+
+    private static double maxDiff(JsonNode want, JsonNode got) {
+        double max = 0;
+        JsonNode a = want.get("logits");
+        JsonNode b = got.get("logits");
+        assertEquals(a.size(), b.size());
+        for (int p = 0; p < a.size(); p++) {
+            assertEquals(a.get(p).size(), b.get(p).size());
+            for (int v = 0; v < a.get(p).size(); v++) {
+                max = Math.max(max, Math.abs(a.get(p).get(v).asDouble() - b.get(p).get(v).asDouble()));
             }
         }
-        assertTrue(max < 1e-5, "max |logit difference| after reordering " + max);
+        return max;
     }
 }

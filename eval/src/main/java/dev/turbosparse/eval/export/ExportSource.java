@@ -4,6 +4,7 @@ import dev.turbosparse.model.config.ConfigIO;
 import dev.turbosparse.model.config.ModelConfig;
 import dev.turbosparse.model.io.InputException;
 import dev.turbosparse.model.nn.HfWeightMap;
+import dev.turbosparse.model.nn.Predictors;
 import dev.turbosparse.model.safetensors.SafetensorsCheckpoint;
 import dev.turbosparse.model.safetensors.TensorInfo;
 

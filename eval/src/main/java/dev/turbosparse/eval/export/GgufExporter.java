@@ -3,8 +3,10 @@ package dev.turbosparse.eval.export;
 import dev.turbosparse.activations.FfnActivation;
 import dev.turbosparse.model.config.ModelConfig;
 import dev.turbosparse.model.gguf.GgmlType;
+import dev.turbosparse.model.gguf.GgufFile;
 import dev.turbosparse.model.gguf.GgufWriter;
 import dev.turbosparse.model.gguf.LlamaGguf;
+import dev.turbosparse.model.gguf.Transpose;
 import dev.turbosparse.model.io.InputException;
 import dev.turbosparse.model.safetensors.DType;
 import dev.turbosparse.model.safetensors.TensorSources;
@@ -23,13 +25,19 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 /**
- * Exports a checkpoint as a dense GGUF file of llama.cpp's {@code llama} architecture, the way
- * {@code convert_hf_to_gguf.py} writes Mistral and Mixtral: the names of {@link LlamaGguf#TABLE}, q/k rows in
- * llama.cpp's interleaved rotary order, the experts stacked, 1-D tensors (norms) in F32, the tokenizer as
- * {@code tokenizer.ggml.*} metadata ({@link GgufVocab}).
+ * Exports a checkpoint as GGUF, in either kind of {@link LlamaGguf}:
+ * <ul>
+ *   <li>dense, of llama.cpp's {@code llama} architecture, the way {@code convert_hf_to_gguf.py} writes Mistral and
+ *       Mixtral: the names of {@link LlamaGguf#TABLE}, q/k rows in llama.cpp's interleaved rotary order, the experts
+ *       stacked, 1-D tensors (norms) in F32, the tokenizer as {@code tokenizer.ggml.*} metadata ({@link GgufVocab});</li>
+ *   <li>sparse, for dReLU and ReGLU models, on PowerInfer's conventions ({@link LlamaGguf.Kind#SPARSE}): the same,
+ *       but marked "PWRI", of architecture {@code bamboo} for dReLU, the down projections neuron-major, the
+ *       predictors included, the sliding window kept, and {@code output.weight} always present (PowerInfer requires
+ *       it: a tied model gets a copy of its embeddings).</li>
+ * </ul>
  *
- * <p>The {@code llama} architecture computes SwiGLU. A model with another FFN activation is refused rather than
- * written under a name llama.cpp would silently compute wrongly; its GGUF is the sparse export.
+ * <p>The {@code llama} architecture computes SwiGLU. A model with another FFN activation is refused as dense rather
+ * than written under a name llama.cpp would silently compute wrongly; its GGUF is the sparse one.
  */
 public final class GgufExporter {
 
@@ -56,38 +64,53 @@ public final class GgufExporter {
         };
     }
 
-    /** Refuses a model llama.cpp's llama architecture would compute wrongly. */
-    public static void checkDense(ModelConfig config, Path model) {
-        if (config.activation() != FfnActivation.SILU) {
-            throw new InputException(model + ": the FFN activation is " + config.activation().paperName()
+    /** Refuses a model that a file of this kind cannot hold: dense is SwiGLU, sparse is dReLU or ReGLU. */
+    public static void check(ModelConfig config, Path model, LlamaGguf.Kind kind) {
+        FfnActivation a = config.activation();
+        if (kind == LlamaGguf.Kind.DENSE && a != FfnActivation.SILU) {
+            throw new InputException(model + ": the FFN activation is " + a.paperName()
                     + "; llama.cpp's 'llama' architecture computes SwiGLU and would silently misread this model."
-                    + " Export it with --sparse (turbosparse's dReLU GGUF), or as Hugging Face safetensors");
+                    + (a.zeroGateMeansZeroOutput() ? " Export it with --sparse (the sparse GGUF of PowerInfer's"
+                            + " conventions), or as Hugging Face safetensors" : " Export it as Hugging Face safetensors"));
+        }
+        if (kind == LlamaGguf.Kind.SPARSE && !a.zeroGateMeansZeroOutput()) {
+            throw new InputException(model + ": the FFN activation is " + a.paperName() + ", which has no exact zeros"
+                    + " to skip; a sparse GGUF holds dReLU or ReGLU models (swap the activation and train first:"
+                    + " `turbosparse swap`, `turbosparse train`), or export this one without --sparse");
         }
     }
 
     /**
-     * Writes the dense GGUF file atomically.
+     * Writes the GGUF file atomically.
      *
      * @param vocab the tokenizer, or null to write none ({@code tokenizer.ggml.model = "none"})
+     * @param sparseThreshold with predictors in a sparse file: {@link LlamaGguf#SPARSE_THRESHOLD}
      * @param progress told the bytes of tensor data written so far, or null
      */
-    public static void exportDense(ExportSource source, NeuronOrder order, DType dtype, GgufVocab vocab, Path out,
-            LongConsumer progress) throws IOException {
+    public static void export(ExportSource source, NeuronOrder order, DType dtype, GgufVocab vocab,
+            LlamaGguf.Kind kind, float sparseThreshold, Path out, LongConsumer progress) throws IOException {
         ModelConfig c = source.config();
-        checkDense(c, source.folder());
-        if (source.predictorRank() > 0) {
+        check(c, source.folder(), kind);
+        boolean sparse = kind == LlamaGguf.Kind.SPARSE;
+        boolean window = c.slidingWindow() != null && c.slidingWindow() < c.maxPositionEmbeddings();
+        if (!sparse && source.predictorRank() > 0) {
             LOG.warn("{}: the predictors are not written to a dense GGUF (llama.cpp has no use for them)", source.folder());
         }
-        if (c.slidingWindow() != null && c.slidingWindow() < c.maxPositionEmbeddings()) {
+        if (sparse && dtype != DType.F16) {
+            LOG.warn("{}: PowerInfer's CPU kernels read ffn_down_t as F16 whatever its type: this {} file runs in"
+                    + " turbosparse, and in PowerInfer only when exported with --dtype f16", source.folder(), dtype);
+        }
+        if (!sparse && window) {
             LOG.warn("{}: sliding_window {} is not stored: llama.cpp's llama architecture attends to the whole context,"
                     + " so its logits equal this model's for sequences up to {} tokens only", source.folder(),
                     c.slidingWindow(), c.slidingWindow());
         }
-        GgufWriter w = new GgufWriter();
-        w.putString("general.architecture", LlamaGguf.ARCHITECTURE);
+        String arch = sparse ? LlamaGguf.sparseArchitecture(c.activation()) : LlamaGguf.ARCHITECTURE;
+        GgufWriter w = new GgufWriter(sparse ? GgufFile.POWERINFER_MAGIC : GgufFile.MAGIC);
+        w.putString("general.architecture", arch);
         w.putString("general.name", source.folder().toAbsolutePath().getFileName().toString());
         w.putUint32("general.file_type", fileType(dtype));
-        String p = LlamaGguf.ARCHITECTURE + ".";
+        String p = arch + ".";
         w.putUint32(p + "vocab_size", c.vocabSize());
         w.putUint32(p + "context_length", c.maxPositionEmbeddings());
         w.putUint32(p + "embedding_length", c.hiddenSize());
@@ -106,38 +129,47 @@ public final class GgufExporter {
             w.putUint32(p + "expert_count", c.numExperts());
             w.putUint32(p + "expert_used_count", c.expertsPerToken());
         }
+        if (sparse && window) {
+            w.putUint32(p + "attention.sliding_window", c.slidingWindow());
+        }
+        if (sparse && source.predictorRank() > 0) {
+            w.putFloat32(LlamaGguf.SPARSE_THRESHOLD, sparseThreshold);
+        }
         if (vocab != null) {
             vocab.writeTo(w, c);
         } else {
             w.putString("tokenizer.ggml.model", "none");
         }
-        addTensors(w, source, order, dtype, progress);
+        addTensors(w, source, order, dtype, kind, progress);
         w.write(out);
     }
 
     /**
-     * Adds every model weight under its llama.cpp name, experts stacked: one GGUF tensor per {@link LlamaGguf#TABLE}
-     * name, in the order of its first HF weight.
+     * Adds every tensor under its GGUF name, experts stacked: one GGUF tensor per name of the kind's table, in the
+     * order of its first HF tensor. Dense files leave the predictors out.
      */
-    static void addTensors(GgufWriter w, ExportSource source, NeuronOrder order, DType dtype, LongConsumer progress) {
+    static void addTensors(GgufWriter w, ExportSource source, NeuronOrder order, DType dtype, LlamaGguf.Kind kind,
+            LongConsumer progress) {
         ModelConfig c = source.config();
         Map<String, List<ExportSource.Tensor>> byName = new LinkedHashMap<>();
-        Map<String, LlamaGguf.Layout> layouts = new LinkedHashMap<>();
-        for (ExportSource.Tensor t : source.tensors()) {
-            if (t.hfName().contains(".predictor.")) {
-                continue;
-            }
-            LlamaGguf.Location loc = LlamaGguf.locate(t.hfName());
+        Map<String, LlamaGguf.Location> locations = new LinkedHashMap<>();
+        for (ExportSource.Tensor t : tensors(source, kind)) {
+            LlamaGguf.Location loc = LlamaGguf.locate(t.hfName(), kind);
             byName.computeIfAbsent(loc.gguf(), k -> new ArrayList<>()).add(t);
-            layouts.put(loc.gguf(), loc.layout());
+            locations.put(loc.gguf(), loc);
+        }
+        if (kind == LlamaGguf.Kind.SPARSE && c.tieWordEmbeddings()) {
+            // PowerInfer requires output.weight: a tied model's lm head is written as a copy of its embeddings
+            ExportSource.Tensor embeddings = byName.get("token_embd.weight").getFirst();
+            byName.put("output.weight", List.of(embeddings));
+            locations.put("output.weight", LlamaGguf.locate("lm_head.weight", kind));
         }
         long[] done = {0};
         for (var e : byName.entrySet()) {
             List<ExportSource.Tensor> parts = e.getValue();
             ExportSource.Tensor first = parts.getFirst();
-            LlamaGguf.Layout layout = layouts.get(e.getKey());
-            long[] shape = layout == LlamaGguf.Layout.EXPERT_SLICE
-                    ? new long[] {parts.size(), first.shape()[0], first.shape()[1]} : first.shape();
+            LlamaGguf.Layout layout = locations.get(e.getKey()).layout();
+            long[] shape = LlamaGguf.ggufShape(locations.get(e.getKey()), first.shape(), c);
             DType stored = shape.length == 1 ? DType.F32 : dtype;
             w.tensor(e.getKey(), shape, ggmlType(stored), ch -> {
                 for (ExportSource.Tensor t : parts) {
@@ -147,6 +179,10 @@ public final class GgufExporter {
                         if (layout == LlamaGguf.Layout.PERMUTED_Q || layout == LlamaGguf.Layout.PERMUTED_K) {
                             int heads = layout == LlamaGguf.Layout.PERMUTED_Q ? c.numAttentionHeads() : c.numKeyValueHeads();
                             f32 = LlamaGguf.toGgufRotaryOrder(f32, heads, c.headDim(), t.shape()[1], arena);
+                        } else if (layout.transposed()) {
+                            MemorySegment neuronMajor = arena.allocate(t.numel() * 4, 64);
+                            Transpose.f32(f32, t.shape()[0], t.shape()[1], neuronMajor);
+                            f32 = neuronMajor;
                         }
                         TensorSources.fromFloat32(f32, t.numel(), stored).writeTo(ch);
                     }
@@ -159,9 +195,18 @@ public final class GgufExporter {
         }
     }
 
-    /** Bytes of tensor data a dense export writes (for progress). */
-    public static long denseBytes(ExportSource source, DType dtype) {
-        return source.tensors().stream().filter(t -> !t.hfName().contains(".predictor."))
-                .mapToLong(t -> t.numel() * (t.shape().length == 1 ? 4 : dtype.bytes())).sum();
+    /** The tensors a file of this kind holds: a dense one has no predictors. */
+    private static List<ExportSource.Tensor> tensors(ExportSource source, LlamaGguf.Kind kind) {
+        return source.tensors().stream()
+                .filter(t -> kind == LlamaGguf.Kind.SPARSE || !t.hfName().contains(".predictor."))
+                .toList();
+    }
+
+    /** Bytes of tensor data an export writes (for progress). */
+    public static long bytes(ExportSource source, DType dtype, LlamaGguf.Kind kind) {
+        ModelConfig c = source.config();
+        long lmHeadCopy = kind == LlamaGguf.Kind.SPARSE && c.tieWordEmbeddings() ? (long) c.vocabSize() * c.hiddenSize() : 0;
+        return tensors(source, kind).stream()
+                .mapToLong(t -> t.numel() * (t.shape().length == 1 ? 4 : dtype.bytes())).sum() + lmHeadCopy * dtype.bytes();
     }
 }

@@ -1,5 +1,7 @@
 package dev.turbosparse.eval.export;
 
+import static dev.turbosparse.model.gguf.LlamaGguf.Kind.DENSE;
+import static dev.turbosparse.model.gguf.LlamaGguf.Kind.SPARSE;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -17,6 +19,7 @@ import dev.turbosparse.model.gguf.GgufFile;
 import dev.turbosparse.model.gguf.LlamaGguf;
 import dev.turbosparse.model.io.InputException;
 import dev.turbosparse.model.nn.CausalLM;
+import dev.turbosparse.model.nn.Predictors;
 import dev.turbosparse.model.safetensors.DType;
 import dev.turbosparse.model.safetensors.SafetensorsCheckpoint;
 import dev.turbosparse.model.safetensors.SafetensorsWriter;
@@ -77,7 +80,7 @@ class ExportTest {
     void denseGgufTensorsEqualLlamaCppsConverterBitForBit(String name) throws IOException {
         Path out = tmp.resolve(name + ".gguf");
         try (ExportSource source = ExportSource.open(parity(name))) {
-            GgufExporter.exportDense(source, null, DType.F32, null, out, null);
+            GgufExporter.export(source, null, DType.F32, null, DENSE, 0f, out, null);
         }
         try (GgufFile ours = GgufFile.open(out); GgufFile theirs = GgufFile.open(parity(name).resolve("model.f32.gguf"))) {
             assertEquals(theirs.tensors().keySet(), ours.tensors().keySet());
@@ -100,8 +103,8 @@ class ExportTest {
     @Test
     void aDreluModelIsNotWrittenAsLlamaArchitecture() {
         try (ExportSource source = ExportSource.open(parity("mistral-drelu"))) {
-            InputException e = assertThrows(InputException.class, () -> GgufExporter.exportDense(source, null, DType.F32,
-                    null, tmp.resolve("x.gguf"), null));
+            InputException e = assertThrows(InputException.class, () -> GgufExporter.export(source, null, DType.F32,
+                    null, DENSE, 0f, tmp.resolve("x.gguf"), null));
             assertTrue(e.getMessage().contains("dReLU") && e.getMessage().contains("--sparse"), e.getMessage());
         }
         assertTrue(!Files.exists(tmp.resolve("x.gguf")));
@@ -149,7 +152,7 @@ class ExportTest {
     void reorderedGgufExportLoadsWithTheSameLogits() throws IOException {
         Path out = tmp.resolve("mixtral-reordered.gguf");
         try (ExportSource source = ExportSource.open(parity("mixtral"))) {
-            GgufExporter.exportDense(source, randomOrder(2, 4, 192, 3), DType.F32, null, out, null);
+            GgufExporter.export(source, randomOrder(2, 4, 192, 3), DType.F32, null, DENSE, 0f, out, null);
         }
         try (NDManager m = NDManager.newBaseManager(); CausalLM before = HfCheckpoint.load(parity("mixtral"), m);
                 CausalLM after = LlamaGguf.load(out, m, null)) {
@@ -187,28 +190,10 @@ class ExportTest {
     @Test
     void predictorsTravelWithTheirNeurons() throws IOException {
         // the dReLU fixture plus rank-8 predictors whose values say where they are: fc1[r][h] = r, fc2[n][r] = n
-        Path src = tmp.resolve("with-predictors");
-        Files.createDirectories(src);
-        Files.copy(parity("mistral-drelu").resolve("config.json"), src.resolve("config.json"));
-        Path partial = tmp.resolve("partial"); // and a copy with predictors for layer 0 only
-        Files.createDirectories(partial);
-        Files.copy(src.resolve("config.json"), partial.resolve("config.json"));
         int rank = 8;
-        List<SafetensorsWriter.Entry> entries = new ArrayList<>();
-        try (SafetensorsCheckpoint w = SafetensorsCheckpoint.open(parity("mistral-drelu"))) {
-            for (var t : w.tensors().entrySet()) {
-                MemorySegment bytes = t.getValue().file().bytes(t.getValue().info());
-                entries.add(new SafetensorsWriter.Entry(t.getKey(), t.getValue().info().dtype(),
-                        t.getValue().info().shape(), TensorSources.raw(bytes)));
-            }
-            for (int l = 0; l < 2; l++) {
-                entries.add(coded("model.layers." + l + ".mlp.predictor.fc1.weight", rank, 64));
-                entries.add(coded("model.layers." + l + ".mlp.predictor.fc2.weight", 192, rank));
-            }
-            SafetensorsWriter.writeFile(src.resolve("model.safetensors"), entries, SafetensorsWriter.PT_METADATA);
-            entries.removeIf(e -> e.name().startsWith("model.layers.1.mlp.predictor"));
-            SafetensorsWriter.writeFile(partial.resolve("model.safetensors"), entries, SafetensorsWriter.PT_METADATA);
-        }
+        Path src = withPredictors(parity("mistral-drelu"), tmp.resolve("with-predictors"), rank, p -> true);
+        // and a copy with predictors for layer 0 only
+        Path partial = withPredictors(parity("mistral-drelu"), tmp.resolve("partial"), rank, p -> p.layer() == 0);
         Path out = tmp.resolve("exported");
         NeuronOrder order = randomOrder(2, 1, 192, 11);
         try (ExportSource s = ExportSource.open(src)) {
@@ -233,6 +218,31 @@ class ExportTest {
         assertTrue(e.getMessage().contains("model.layers.1.mlp.predictor.fc1.weight' is missing"), e.getMessage());
     }
 
+    /**
+     * A copy of a fixture's folder with predictors of the given rank for the FFNs {@code which} accepts, each tensor
+     * {@link #coded} with its row index.
+     */
+    static Path withPredictors(Path fixture, Path dir, int rank, java.util.function.Predicate<Predictors.Entry> which)
+            throws IOException {
+        Files.createDirectories(dir);
+        Files.copy(fixture.resolve("config.json"), dir.resolve("config.json"));
+        List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+        try (SafetensorsCheckpoint w = SafetensorsCheckpoint.open(fixture)) {
+            for (var t : w.tensors().entrySet()) {
+                MemorySegment bytes = t.getValue().file().bytes(t.getValue().info());
+                entries.add(new SafetensorsWriter.Entry(t.getKey(), t.getValue().info().dtype(),
+                        t.getValue().info().shape(), TensorSources.raw(bytes)));
+            }
+            for (Predictors.Entry p : Predictors.entries(ConfigIO.read(fixture), rank)) {
+                if (which.test(p)) {
+                    entries.add(coded(p.hfName(), (int) p.shape()[0], (int) p.shape()[1]));
+                }
+            }
+            SafetensorsWriter.writeFile(dir.resolve("model.safetensors"), entries, SafetensorsWriter.PT_METADATA);
+        }
+        return dir;
+    }
+
     /** A float32 tensor whose every element holds its row index. */
     static SafetensorsWriter.Entry coded(String name, int rows, int cols) {
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(rows * cols * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
@@ -248,7 +258,7 @@ class ExportTest {
         Path model = Path.of(System.getProperty("turbosparse.models", "../models")).resolve("tiny-mistral-swiglu");
         Path out = tmp.resolve("tiny.gguf");
         try (ExportSource source = ExportSource.open(model)) {
-            GgufExporter.exportDense(source, null, DType.F32, GgufVocab.read(model, source.config()), out, null);
+            GgufExporter.export(source, null, DType.F32, GgufVocab.read(model, source.config()), DENSE, 0f, out, null);
         }
         try (GgufFile g = GgufFile.open(out)) {
             assertEquals("llama", g.getString("tokenizer.ggml.model"));

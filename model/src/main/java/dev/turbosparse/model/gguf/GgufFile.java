@@ -27,11 +27,20 @@ import java.util.Map;
  * count and offset checked against the file size before it is used: a damaged or hostile file gives a one-line
  * {@link ModelFormatException} naming the file and the field or tensor, never an out-of-memory error or a crash.
  *
- * <p>Layout: magic "GGUF", u32 version, u64 tensor count, u64 metadata count, the metadata key/values, the tensor
+ * <p>Layout: magic "GGUF" (or "PWRI": PowerInfer's mark of a file for sparse inference, {@link #POWERINFER_MAGIC}),
+ * u32 version, u64 tensor count, u64 metadata count, the metadata key/values, the tensor
  * infos (name, u32 n_dims, u64 dims (fastest first), u32 ggml type, u64 offset), padding to {@code general.alignment}
  * (default 32), then the tensor data.
  */
 public final class GgufFile implements AutoCloseable {
+
+    /** The magic of a GGUF file. */
+    public static final String MAGIC = "GGUF";
+    /**
+     * The magic PowerInfer writes in place of {@link #MAGIC} to mark a file for sparse inference: the rest of the file
+     * is GGUF. llama.cpp refuses such a file at its first four bytes.
+     */
+    public static final String POWERINFER_MAGIC = "PWRI";
 
     /** The most dimensions ggml supports. */
     public static final int MAX_DIMS = 4;
@@ -85,15 +94,17 @@ public final class GgufFile implements AutoCloseable {
     private final Path path;
     private final Arena arena;
     private final MemorySegment file;
+    private final String magic;
     private final int version;
     private final Map<String, Object> metadata;
     private final Map<String, TensorInfo> tensors;
 
-    private GgufFile(Path path, Arena arena, MemorySegment file, int version, Map<String, Object> metadata,
-            Map<String, TensorInfo> tensors) {
+    private GgufFile(Path path, Arena arena, MemorySegment file, String magic, int version,
+            Map<String, Object> metadata, Map<String, TensorInfo> tensors) {
         this.path = path;
         this.arena = arena;
         this.file = file;
+        this.magic = magic;
         this.version = version;
         this.metadata = metadata;
         this.tensors = tensors;
@@ -145,8 +156,9 @@ public final class GgufFile implements AutoCloseable {
         GgufFile parse(Arena arena) {
             byte[] magic = new byte[4];
             MemorySegment.copy(file, ValueLayout.JAVA_BYTE, 0, magic, 0, 4);
-            if (!Arrays.equals(magic, "GGUF".getBytes(StandardCharsets.US_ASCII))) {
-                throw bad(path, "not a GGUF file: magic is " + printable(magic) + ", expected \"GGUF\"");
+            String kind = new String(magic, StandardCharsets.ISO_8859_1);
+            if (!kind.equals(MAGIC) && !kind.equals(POWERINFER_MAGIC)) {
+                throw bad(path, "not a GGUF file: magic is " + printable(magic) + ", expected \"GGUF\" (or \"PWRI\")");
             }
             pos = 4;
             int version = u32("version");
@@ -235,7 +247,7 @@ public final class GgufFile implements AutoCloseable {
                 }
             }
             checkNoOverlap(tensors);
-            return new GgufFile(path, arena, file, version, Collections.unmodifiableMap(metadata),
+            return new GgufFile(path, arena, file, kind, version, Collections.unmodifiableMap(metadata),
                     Collections.unmodifiableMap(tensors));
         }
 
@@ -391,6 +403,11 @@ public final class GgufFile implements AutoCloseable {
 
     public int version() {
         return version;
+    }
+
+    /** {@link #MAGIC}, or {@link #POWERINFER_MAGIC} for a file marked for sparse inference. */
+    public String magic() {
+        return magic;
     }
 
     /**

@@ -59,8 +59,22 @@ public final class GgufWriter {
         }
     }
 
+    private final String magic;
     private final Map<String, Encoded> metadata = new LinkedHashMap<>();
     private final List<Tensor> tensors = new ArrayList<>();
+
+    /** A writer of a GGUF file. */
+    public GgufWriter() {
+        this(GgufFile.MAGIC);
+    }
+
+    /** A writer of a file with the given magic: {@link GgufFile#MAGIC} or {@link GgufFile#POWERINFER_MAGIC}. */
+    public GgufWriter(String magic) {
+        if (!magic.equals(GgufFile.MAGIC) && !magic.equals(GgufFile.POWERINFER_MAGIC)) {
+            throw new IllegalArgumentException("magic must be GGUF or PWRI, got '" + magic + "'");
+        }
+        this.magic = magic;
+    }
 
     public GgufWriter putString(String key, String value) {
         return put(key, STRING, string(value));
@@ -162,7 +176,7 @@ public final class GgufWriter {
     /** Magic, version, counts, metadata, tensor infos, padded to the alignment. */
     private byte[] header() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        out.writeBytes("GGUF".getBytes(StandardCharsets.US_ASCII));
+        out.writeBytes(magic.getBytes(StandardCharsets.US_ASCII));
         out.writeBytes(le(4).putInt(3).array());
         out.writeBytes(le(8).putLong(tensors.size()).array());
         out.writeBytes(le(8).putLong(metadata.size()).array());

@@ -6,11 +6,13 @@ import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.turbosparse.activations.FfnActivation;
 import dev.turbosparse.model.config.ConfigIO;
 import dev.turbosparse.model.config.ModelConfig;
 import dev.turbosparse.model.io.ModelFormatException;
 import dev.turbosparse.model.nn.CausalLM;
 import dev.turbosparse.model.nn.HfWeightMap;
+import dev.turbosparse.model.nn.Predictors;
 import dev.turbosparse.model.safetensors.TensorInfo;
 
 import java.lang.foreign.Arena;
@@ -26,20 +28,49 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Mistral and Mixtral as llama.cpp stores them: GGUF with {@code general.architecture = "llama"}, which is what
- * {@code convert_hf_to_gguf.py} writes for both. The architecture implies SwiGLU and full attention, as llama.cpp
- * computes it (llama.cpp's llama architecture ignores a sliding window).
+ * Mistral and Mixtral in GGUF, in two kinds of file.
+ * <ul>
+ *   <li>{@link Kind#DENSE}: as llama.cpp stores them, {@code general.architecture = "llama"}, which is what
+ *       {@code convert_hf_to_gguf.py} writes for both. The architecture implies SwiGLU and full attention, as
+ *       llama.cpp computes it (llama.cpp's llama architecture ignores a sliding window). PowerInfer's dense files of
+ *       dReLU models ({@code "bamboo"}) are read too.</li>
+ *   <li>{@link Kind#SPARSE}: turbosparse's sparse file, on PowerInfer's conventions: the magic
+ *       {@link GgufFile#POWERINFER_MAGIC} in place of "GGUF" (llama.cpp refuses the file rather than misreading it),
+ *       the architecture {@link #DRELU_ARCHITECTURE} for dReLU (PowerInfer's name for relu(gate) * relu(up); ReGLU
+ *       keeps {@code "llama"}, which PowerInfer computes as relu(gate) * up in such a file), the down projection
+ *       stored neuron-major as {@code ffn_down_t} (row i is neuron i's column of down_proj, so that the active
+ *       neurons are contiguous reads), and the activation predictors as {@code fc1}/{@code fc2} with the threshold
+ *       {@link #SPARSE_THRESHOLD}. Where PowerInfer defines nothing (Mixtral's experts), the names follow llama.cpp's
+ *       stacked {@code _exps} tensors: {@code ffn_down_t_exps}, {@code fc1_exps}, {@code fc2_exps}. A sliding window is
+ *       stored as {@code <arch>.attention.sliding_window}.</li>
+ * </ul>
  *
- * <p>{@link #TABLE} is the one map between HF and GGUF tensor names. Two transforms apply on the way:
+ * <p>{@link #TABLE} and {@link #SPARSE_TABLE} are the one map between HF and GGUF tensor names. The transforms on the
+ * way:
  * <ul>
  *   <li>attn_q and attn_k rows are permuted within each head, from HF's rotate-half order [2, headDim/2] to llama.cpp's
  *       interleaved pairs [headDim/2, 2];</li>
- *   <li>the experts' w1/w3/w2 are stacked in ffn_gate_exps/ffn_up_exps/ffn_down_exps along a leading expert axis.</li>
+ *   <li>the experts' w1/w3/w2 are stacked in ffn_gate_exps/ffn_up_exps/ffn_down_exps along a leading expert axis;</li>
+ *   <li>in a sparse file, down projections are transposed.</li>
  * </ul>
  */
 public final class LlamaGguf {
 
     public static final String ARCHITECTURE = "llama";
+    /** PowerInfer's architecture of dReLU models (Bamboo, TurboSparse-Mistral): llama with relu(gate) * relu(up). */
+    public static final String DRELU_ARCHITECTURE = "bamboo";
+    /** A sparse file's predictor threshold: a neuron is predicted active when its fc2 score is at least this. */
+    public static final String SPARSE_THRESHOLD = "powerinfer.sparse_threshold";
+
+    /** The two kinds of file: llama.cpp's dense one, and the sparse one on PowerInfer's conventions. */
+    public enum Kind {
+        DENSE, SPARSE;
+
+        /** The kind a file's magic says. */
+        public static Kind of(GgufFile g) {
+            return g.magic().equals(GgufFile.POWERINFER_MAGIC) ? SPARSE : DENSE;
+        }
+    }
 
     /** How the rows of an HF tensor are arranged in the GGUF tensor. */
     public enum Layout {
@@ -50,7 +81,21 @@ public final class LlamaGguf {
         /** k: rows permuted within each of num_key_value_heads heads */
         PERMUTED_K,
         /** expert E of a tensor stacked along a leading expert axis */
-        EXPERT_SLICE
+        EXPERT_SLICE,
+        /** the transpose: the down projection (hidden, intermediate) stored neuron-major (intermediate, hidden) */
+        TRANSPOSED,
+        /** expert E's down projection, transposed, stacked along a leading expert axis */
+        EXPERT_SLICE_TRANSPOSED;
+
+        /** Whether the GGUF tensor stacks the experts of a layer. */
+        public boolean stacked() {
+            return this == EXPERT_SLICE || this == EXPERT_SLICE_TRANSPOSED;
+        }
+
+        /** Whether the GGUF tensor is the HF tensor transposed. */
+        public boolean transposed() {
+            return this == TRANSPOSED || this == EXPERT_SLICE_TRANSPOSED;
+        }
     }
 
     /** One row of the table: an HF name pattern, the GGUF name it maps to ({@code %d} = layer), the layout. */
@@ -75,14 +120,42 @@ public final class LlamaGguf {
             new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.block_sparse_moe\\.experts\\.(\\d+)\\.w3\\.weight"), "blk.%d.ffn_up_exps.weight", Layout.EXPERT_SLICE),
             new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.block_sparse_moe\\.experts\\.(\\d+)\\.w2\\.weight"), "blk.%d.ffn_down_exps.weight", Layout.EXPERT_SLICE));
 
+    /**
+     * Where a sparse file differs from {@link #TABLE}: the down projections neuron-major, and the predictors
+     * (PowerInfer's {@code blk.N.fc1}/{@code fc2}; stacked per layer for Mixtral's experts).
+     */
+    public static final List<Row> SPARSE_TABLE = List.of(
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.mlp\\.down_proj\\.weight"), "blk.%d.ffn_down_t.weight", Layout.TRANSPOSED),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.block_sparse_moe\\.experts\\.(\\d+)\\.w2\\.weight"), "blk.%d.ffn_down_t_exps.weight", Layout.EXPERT_SLICE_TRANSPOSED),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.mlp\\.predictor\\.fc1\\.weight"), "blk.%d.fc1.weight", Layout.SAME),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.mlp\\.predictor\\.fc2\\.weight"), "blk.%d.fc2.weight", Layout.SAME),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.block_sparse_moe\\.experts\\.(\\d+)\\.predictor\\.fc1\\.weight"), "blk.%d.fc1_exps.weight", Layout.EXPERT_SLICE),
+            new Row(Pattern.compile("model\\.layers\\.(\\d+)\\.block_sparse_moe\\.experts\\.(\\d+)\\.predictor\\.fc2\\.weight"), "blk.%d.fc2_exps.weight", Layout.EXPERT_SLICE));
+
     /** Where an HF weight is in the GGUF file. */
     public record Location(String gguf, Layout layout, int expert) {}
 
     private LlamaGguf() {}
 
-    /** The GGUF tensor and layout of an HF weight name. */
+    /** The GGUF tensor and layout of an HF weight name in a dense file. */
     public static Location locate(String hfName) {
-        for (Row r : TABLE) {
+        return locate(hfName, Kind.DENSE);
+    }
+
+    /** The GGUF tensor and layout of an HF weight name in a file of the given kind. */
+    public static Location locate(String hfName, Kind kind) {
+        Location loc = kind == Kind.SPARSE ? find(SPARSE_TABLE, hfName) : null;
+        if (loc == null) {
+            loc = find(TABLE, hfName);
+        }
+        if (loc == null) {
+            throw new IllegalArgumentException("no GGUF name for HF tensor '" + hfName + "'");
+        }
+        return loc;
+    }
+
+    private static Location find(List<Row> table, String hfName) {
+        for (Row r : table) {
             Matcher m = r.hf().matcher(hfName);
             if (m.matches()) {
                 String gguf = m.groupCount() >= 1 ? String.format(r.gguf(), Integer.parseInt(m.group(1))) : r.gguf();
@@ -90,20 +163,48 @@ public final class LlamaGguf {
                 return new Location(gguf, r.layout(), expert);
             }
         }
-        throw new IllegalArgumentException("no GGUF name for HF tensor '" + hfName + "'");
+        return null;
     }
 
-    /** The HF config a llama-architecture GGUF describes (Mistral, or Mixtral when it has experts). */
-    public static ModelConfig config(GgufFile g) {
+    /**
+     * The FFN activation a file computes, by its kind and architecture: {@code llama} is SwiGLU in a dense file and
+     * ReGLU in a sparse one (as PowerInfer computes it), {@code bamboo} is dReLU.
+     */
+    public static FfnActivation activation(GgufFile g) {
         String arch = g.getString("general.architecture");
         if (arch == null) {
             throw new ModelFormatException(g.path() + ": metadata 'general.architecture' is missing");
         }
-        if (!ARCHITECTURE.equals(arch)) {
-            throw new ModelFormatException(g.path() + ": architecture '" + arch + "' is not supported; turbosparse"
-                    + " reads llama-architecture GGUF (Mistral and Mixtral as convert_hf_to_gguf.py writes them)");
+        Kind kind = Kind.of(g);
+        if (arch.equals(DRELU_ARCHITECTURE)) {
+            return FfnActivation.DRELU;
         }
-        String p = ARCHITECTURE + ".";
+        if (arch.equals(ARCHITECTURE)) {
+            return kind == Kind.SPARSE ? FfnActivation.RELU : FfnActivation.SILU;
+        }
+        throw new ModelFormatException(g.path() + ": architecture '" + arch + "' is not supported; turbosparse"
+                + " reads llama-architecture GGUF (Mistral and Mixtral as convert_hf_to_gguf.py writes them) and"
+                + " its own sparse files ('" + DRELU_ARCHITECTURE + "', or 'llama' for ReGLU, marked \""
+                + GgufFile.POWERINFER_MAGIC + "\")");
+    }
+
+    /** The architecture name a sparse file of a model with this activation gets. */
+    public static String sparseArchitecture(FfnActivation activation) {
+        return switch (activation) {
+            case DRELU -> DRELU_ARCHITECTURE;
+            case RELU -> ARCHITECTURE;
+            default -> throw new IllegalArgumentException("a sparse GGUF holds dReLU or ReGLU models, not "
+                    + activation.paperName());
+        };
+    }
+
+    /**
+     * The HF config a GGUF file describes (Mistral, or Mixtral when it has experts), with the FFN activation its kind
+     * and architecture imply ({@link #activation}).
+     */
+    public static ModelConfig config(GgufFile g) {
+        FfnActivation activation = activation(g);
+        String p = g.getString("general.architecture") + ".";
         long hidden = g.requireLong(p + "embedding_length");
         long heads = g.requireLong(p + "attention.head_count");
         if (heads <= 0 || hidden <= 0) {
@@ -130,11 +231,18 @@ public final class LlamaGguf {
         c.put("num_attention_heads", heads);
         c.put("num_key_value_heads", g.getLong(p + "attention.head_count_kv", heads));
         c.put("head_dim", g.getLong(p + "rope.dimension_count", g.getLong(p + "attention.key_length", hidden / heads)));
-        c.put("hidden_act", "silu");
+        c.put("hidden_act", activation.hiddenAct());
+        if (activation == FfnActivation.DRELU) {
+            c.put("ffn_activation", activation.configName());
+        }
         c.put("max_position_embeddings", g.requireLong(p + "context_length"));
         c.put("rms_norm_eps", g.getDouble(p + "attention.layer_norm_rms_epsilon", 1e-5));
         c.put("rope_theta", g.getDouble(p + "rope.freq_base", 10000.0));
-        c.putNull("sliding_window");
+        if (g.metadata().containsKey(p + "attention.sliding_window")) {
+            c.put("sliding_window", g.requireLong(p + "attention.sliding_window"));
+        } else {
+            c.putNull("sliding_window");
+        }
         c.put("tie_word_embeddings", !g.tensors().containsKey("output.weight"));
         c.put("bos_token_id", g.getLong("tokenizer.ggml.bos_token_id", 1));
         c.put("eos_token_id", g.getLong("tokenizer.ggml.eos_token_id", 2));
@@ -145,19 +253,58 @@ public final class LlamaGguf {
         return ConfigIO.parse(g.path() + " (metadata)", c.toString().getBytes(StandardCharsets.UTF_8));
     }
 
-    /** Loads a llama-architecture GGUF into a float32 DJL model, dequantizing on the way. */
+    /**
+     * The rank of a sparse file's predictors, or 0 when it has none; every FFN's fc1 and fc2 are checked against the
+     * config (PowerInfer's shapes: fc1 (rank, hidden), fc2 (intermediate, rank); stacked per layer for experts).
+     */
+    public static int predictorRank(GgufFile g, ModelConfig config) {
+        if (Kind.of(g) != Kind.SPARSE) {
+            return 0;
+        }
+        String first = locate(Predictors.prefix(config, 0, 0) + "fc1.weight", Kind.SPARSE).gguf();
+        if (!g.tensors().containsKey(first)) {
+            for (String name : g.tensors().keySet()) {
+                if (name.matches("blk\\.\\d+\\.fc[12](_exps)?\\.weight")) {
+                    throw new ModelFormatException(g.path() + ": has predictor tensor '" + name + "' but not '" + first
+                            + "'; predictors come for every FFN or for none");
+                }
+            }
+            return 0;
+        }
+        long[] shape = g.tensor(first).shape();
+        int rank = (int) Math.min(Integer.MAX_VALUE, shape[shape.length - 2]);
+        for (Predictors.Entry p : Predictors.entries(config, rank)) {
+            Location loc = locate(p.hfName(), Kind.SPARSE);
+            if (!g.tensors().containsKey(loc.gguf())) {
+                throw new ModelFormatException(g.path() + ": predictor tensor '" + loc.gguf() + "' (HF '" + p.hfName()
+                        + "') is missing; predictors come for every FFN or for none");
+            }
+            checkShape(g, g.tensor(loc.gguf()), loc, p.shape(), config);
+        }
+        return rank;
+    }
+
+    /**
+     * Loads a GGUF file (dense, or sparse: {@link Kind}) into a float32 DJL model, dequantizing on the way. A sparse
+     * file's predictors are checked and left out: the DJL model computes every neuron.
+     */
     public static CausalLM load(Path path, NDManager parent, LongConsumer progress) {
         try (GgufFile g = GgufFile.open(path)) {
             ModelConfig config = config(g);
+            Kind kind = Kind.of(g);
             List<HfWeightMap.Entry> table = HfWeightMap.entries(config);
             Set<String> used = new HashSet<>();
             for (HfWeightMap.Entry e : table) {
-                Location loc = locate(e.hfName());
+                Location loc = locate(e.hfName(), kind);
                 if (!g.tensors().containsKey(loc.gguf())) {
                     throw new ModelFormatException(path + ": tensor '" + loc.gguf() + "' (HF '" + e.hfName()
                             + "') is missing");
                 }
                 used.add(loc.gguf());
+            }
+            int rank = predictorRank(g, config);
+            if (rank > 0) {
+                Predictors.entries(config, rank).forEach(p -> used.add(locate(p.hfName(), kind).gguf()));
             }
             for (String name : g.tensors().keySet()) {
                 if (!used.contains(name)) {
@@ -169,25 +316,23 @@ public final class LlamaGguf {
         }
     }
 
-    /** Reads one HF weight out of the GGUF file into float32 at {@code dst}, in HF's row order. */
+    /** Reads one HF weight out of the GGUF file into float32 at {@code dst}, in HF's layout and row order. */
     static void read(GgufFile g, ModelConfig config, HfWeightMap.Entry e, MemorySegment dst) {
-        Location loc = locate(e.hfName());
+        Location loc = locate(e.hfName(), Kind.of(g));
         GgufFile.TensorInfo t = g.tensor(loc.gguf());
         long[] want = e.shape();
-        long[] have = t.shape();
-        if (loc.layout() == Layout.EXPERT_SLICE) {
-            long[] stacked = {config.numExperts(), want[0], want[1]};
-            if (!Arrays.equals(have, stacked)) {
-                throw shapeError(g, t, stacked);
+        checkShape(g, t, loc, want, config);
+        long first = loc.layout().stacked() ? loc.expert() * e.numel() : 0;
+        if (loc.layout().transposed()) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment neuronMajor = arena.allocate(e.numel() * 4, 64);
+                g.readFloat32(t, first, e.numel(), neuronMajor);
+                Transpose.f32(neuronMajor, want[1], want[0], dst);
             }
-            g.readFloat32(t, loc.expert() * e.numel(), e.numel(), dst);
             return;
         }
-        if (!Arrays.equals(have, want)) {
-            throw shapeError(g, t, want);
-        }
-        if (loc.layout() == Layout.SAME) {
-            g.readFloat32(t, 0, e.numel(), dst);
+        if (loc.layout() == Layout.SAME || loc.layout() == Layout.EXPERT_SLICE) {
+            g.readFloat32(t, first, e.numel(), dst);
             return;
         }
         int heads = loc.layout() == Layout.PERMUTED_Q ? config.numAttentionHeads() : config.numKeyValueHeads();
@@ -228,9 +373,27 @@ public final class LlamaGguf {
         }
     }
 
-    private static ModelFormatException shapeError(GgufFile g, GgufFile.TensorInfo t, long[] want) {
-        return new ModelFormatException(g.path() + ": tensor '" + t.name() + "' has shape "
-                + TensorInfo.shapeString(t.shape()) + " (GGUF dims " + Arrays.toString(t.dims())
-                + "), but the metadata implies " + TensorInfo.shapeString(want));
+    /**
+     * The shape of the GGUF tensor holding an HF tensor of shape {@code hf} at {@code loc}: transposed and stacked as
+     * the layout says.
+     */
+    public static long[] ggufShape(Location loc, long[] hf, ModelConfig config) {
+        long[] s = loc.layout().transposed() ? new long[] {hf[1], hf[0]} : hf.clone();
+        if (!loc.layout().stacked()) {
+            return s;
+        }
+        long[] stacked = new long[s.length + 1];
+        stacked[0] = config.numExperts();
+        System.arraycopy(s, 0, stacked, 1, s.length);
+        return stacked;
+    }
+
+    private static void checkShape(GgufFile g, GgufFile.TensorInfo t, Location loc, long[] hf, ModelConfig config) {
+        long[] want = ggufShape(loc, hf, config);
+        if (!Arrays.equals(t.shape(), want)) {
+            throw new ModelFormatException(g.path() + ": tensor '" + t.name() + "' has shape "
+                    + TensorInfo.shapeString(t.shape()) + " (GGUF dims " + Arrays.toString(t.dims())
+                    + "), but the metadata implies " + TensorInfo.shapeString(want));
+        }
     }
 }

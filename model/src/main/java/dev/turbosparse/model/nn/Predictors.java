@@ -1,4 +1,4 @@
-package dev.turbosparse.eval.export;
+package dev.turbosparse.model.nn;
 
 import dev.turbosparse.model.config.ModelConfig;
 import dev.turbosparse.model.io.InputException;
@@ -11,7 +11,9 @@ import java.util.regex.Pattern;
 
 /**
  * The activation predictors a checkpoint may carry, under TurboSparse's names: per layer (per expert for Mixtral) a
- * low-rank MLP {@code fc2(relu(fc1(x)))} from the FFN input to one score per neuron.
+ * low-rank MLP {@code fc2(relu(fc1(x)))} from the layer's residual stream before the FFN's RMSNorm (what TurboSparse's
+ * {@code BambooMLP} and PowerInfer feed it) to one score per neuron; a neuron is predicted active when its score
+ * reaches the threshold ({@code powerinfer.sparse_threshold} in a sparse GGUF, 0 by default).
  * <ul>
  *   <li>Mistral: {@code model.layers.N.mlp.predictor.fc1.weight} (rank, hidden) and {@code ...fc2.weight}
  *       (intermediate, rank);</li>
@@ -21,8 +23,10 @@ import java.util.regex.Pattern;
  */
 public final class Predictors {
 
-    static final Pattern LAYER = Pattern.compile("model\\.layers\\.(\\d+)\\.");
-    static final Pattern EXPERT = Pattern.compile("\\.experts\\.(\\d+)\\.");
+    /** The layer of an HF tensor name ({@code lookingAt}, group 1). */
+    public static final Pattern LAYER = Pattern.compile("model\\.layers\\.(\\d+)\\.");
+    /** The expert of an HF tensor name ({@code find}, group 1). */
+    public static final Pattern EXPERT = Pattern.compile("\\.experts\\.(\\d+)\\.");
 
     /** One predictor tensor. */
     public record Entry(String hfName, long[] shape, int layer, int expert, boolean fc2) {}
@@ -51,9 +55,9 @@ public final class Predictors {
 
     /**
      * The rank of a checkpoint's predictors, read from the first one's fc1, or 0 when it has none. A checkpoint
-     * with some predictors but not all is refused by {@link ExportSource}, which checks every name and shape.
+     * with some predictors but not all is refused by its reader, which checks every name and shape.
      */
-    static int rank(Path folder, ModelConfig config, SafetensorsCheckpoint weights) {
+    public static int rank(Path folder, ModelConfig config, SafetensorsCheckpoint weights) {
         String first = prefix(config, 0, 0) + "fc1.weight";
         if (!weights.contains(first)) {
             boolean any = weights.tensors().keySet().stream().anyMatch(n -> n.contains(".predictor."));
