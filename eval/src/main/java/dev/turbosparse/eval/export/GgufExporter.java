@@ -96,6 +96,10 @@ public final class GgufExporter {
         if (!sparse && source.predictorRank() > 0) {
             LOG.warn("{}: the predictors are not written to a dense GGUF (llama.cpp has no use for them)", source.folder());
         }
+        if (sparse && source.predictorRank() == 0) {
+            LOG.warn("{}: the model has no predictors: turbosparse's runtime runs this sparse file (dense and exact"
+                    + " modes), PowerInfer refuses it (it needs blk.N.fc1/fc2)", source.folder());
+        }
         if (sparse && dtype != DType.F16) {
             LOG.warn("{}: PowerInfer's CPU kernels read ffn_down_t as F16 whatever its type: this {} file runs in"
                     + " turbosparse, and in PowerInfer only when exported with --dtype f16", source.folder(), dtype);
