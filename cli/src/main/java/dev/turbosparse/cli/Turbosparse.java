@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
         description = "Activation-sparse LLMs: dReLU continued pretraining, sparsity analysis, sparse decoding.",
         subcommands = {InspectCommand.class, LogitsCommand.class, GenerateCommand.class, InitCommand.class,
             SwapCommand.class, PrepareCommand.class, MixtureCommand.class, TrainCommand.class, SparsityCommand.class,
-            EvalCommand.class, ExportCommand.class, PlotCommand.class, BenchCommand.class,
+            EvalCommand.class, ExportCommand.class, ReportCommand.class, PlotCommand.class, BenchCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "Run 'turbosparse help <command>' for a command's options."})
 public final class Turbosparse implements Runnable {

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.turbosparse.eval.report.MetricsCurves;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,14 +54,14 @@ class PlotCommandTest {
     @Test
     void aSourceKeepsItsColourAcrossRunsAndEachRunHasItsLineStyle() {
         List<double[]> p = List.of(new double[] {0, 1});
-        List<PlotCommand.Style> parts = PlotCommand.styles(List.of(new PlotCommand.Curve("a web", "web", 0, p),
-                new PlotCommand.Curve("a code", "code", 0, p), new PlotCommand.Curve("b web", "web", 1, p),
-                new PlotCommand.Curve("b code", "code", 1, p)));
-        assertEquals(List.of(new PlotCommand.Style(0, 0), new PlotCommand.Style(1, 0), new PlotCommand.Style(0, 1),
-                new PlotCommand.Style(1, 1)), parts);
-        List<PlotCommand.Style> numbers = PlotCommand.styles(List.of(new PlotCommand.Curve("a", "", 0, p),
-                new PlotCommand.Curve("b", "", 1, p)));
-        assertEquals(List.of(new PlotCommand.Style(0, 0), new PlotCommand.Style(1, 0)), numbers,
+        List<MetricsCurves.Style> parts = MetricsCurves.styles(List.of(new MetricsCurves.Curve("a web", "web", 0, p),
+                new MetricsCurves.Curve("a code", "code", 0, p), new MetricsCurves.Curve("b web", "web", 1, p),
+                new MetricsCurves.Curve("b code", "code", 1, p)));
+        assertEquals(List.of(new MetricsCurves.Style(0, 0), new MetricsCurves.Style(1, 0), new MetricsCurves.Style(0, 1),
+                new MetricsCurves.Style(1, 1)), parts);
+        List<MetricsCurves.Style> numbers = MetricsCurves.styles(List.of(new MetricsCurves.Curve("a", "", 0, p),
+                new MetricsCurves.Curve("b", "", 1, p)));
+        assertEquals(List.of(new MetricsCurves.Style(0, 0), new MetricsCurves.Style(1, 0)), numbers,
                 "one number per run: a colour each, solid");
     }
 

@@ -3,8 +3,6 @@ package dev.turbosparse.eval.export;
 import dev.turbosparse.eval.sparsity.ActivationFrequencies;
 import dev.turbosparse.model.config.ModelConfig;
 import dev.turbosparse.model.io.InputException;
-import dev.turbosparse.model.safetensors.SafetensorsFile;
-import dev.turbosparse.model.safetensors.TensorInfo;
 
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -34,29 +32,21 @@ public final class NeuronOrder {
         int layers = config.numHiddenLayers();
         int experts = config.numExperts();
         int inter = config.intermediateSize();
+        float[][][] f = ActivationFrequencies.read(frequencies).frequencies();
+        if (f.length != layers || f[0].length != experts) {
+            throw new InputException(frequencies + ": holds " + f.length + " layers" + (f[0].length > 1 ? " of "
+                    + f[0].length + " experts" : "") + "; it was not written for this model (" + layers + " layers"
+                    + (config.isMoe() ? " of " + experts + " experts" : "") + ", tensors named like '"
+                    + ActivationFrequencies.name(config, 0, 0) + "')");
+        }
         int[][][] perm = new int[layers][experts][];
-        try (SafetensorsFile f = SafetensorsFile.open(frequencies)) {
-            String format = f.metadata().get("format");
-            if (!ActivationFrequencies.FORMAT.equals(format)) {
-                throw new InputException(frequencies + ": not an activation-frequency file (metadata 'format' is "
-                        + (format == null ? "missing" : "'" + format + "'") + ", expected '"
-                        + ActivationFrequencies.FORMAT + "'; write one with `turbosparse sparsity --frequencies`)");
-            }
-            for (int l = 0; l < layers; l++) {
-                for (int e = 0; e < experts; e++) {
-                    String name = ActivationFrequencies.name(config, l, e);
-                    if (!f.tensors().containsKey(name)) {
-                        throw new InputException(frequencies + ": tensor '" + name + "' is missing; the file was not"
-                                + " written for this model (" + layers + " layers"
-                                + (config.isMoe() ? ", " + experts + " experts" : "") + ")");
-                    }
-                    TensorInfo info = f.info(name);
-                    if (!info.hasShape(new long[] {inter})) {
-                        throw new InputException(frequencies + ": tensor '" + name + "' has shape "
-                                + TensorInfo.shapeString(info.shape()) + ", but the model's intermediate_size is " + inter);
-                    }
-                    perm[l][e] = byDescendingFrequency(f.readFloats(name));
+        for (int l = 0; l < layers; l++) {
+            for (int e = 0; e < experts; e++) {
+                if (f[l][e].length != inter) {
+                    throw new InputException(frequencies + ": tensor '" + ActivationFrequencies.name(config, l, e)
+                            + "' has shape [" + f[l][e].length + "], but the model's intermediate_size is " + inter);
                 }
+                perm[l][e] = byDescendingFrequency(f[l][e]);
             }
         }
         return new NeuronOrder(perm);

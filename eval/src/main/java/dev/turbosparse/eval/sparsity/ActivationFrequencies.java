@@ -1,7 +1,9 @@
 package dev.turbosparse.eval.sparsity;
 
 import dev.turbosparse.model.config.ModelConfig;
+import dev.turbosparse.model.io.InputException;
 import dev.turbosparse.model.safetensors.DType;
+import dev.turbosparse.model.safetensors.SafetensorsFile;
 import dev.turbosparse.model.safetensors.SafetensorsWriter;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -11,6 +13,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Neuron activation frequencies as a safetensors file, one F32 vector of {@code intermediate_size} per FFN, named
@@ -30,6 +35,45 @@ public final class ActivationFrequencies {
         return config.isMoe()
                 ? "model.layers." + layer + ".block_sparse_moe.experts." + expert + ".activation_frequency"
                 : "model.layers." + layer + ".mlp.activation_frequency";
+    }
+
+    /** A file read back: its metadata and each layer's frequencies, per expert ({@code [layer][expert][neuron]}). */
+    public record Profile(Map<String, String> metadata, float[][][] frequencies) {}
+
+    private static final Pattern NAME = Pattern.compile(
+            "model\\.layers\\.(\\d+)\\.(?:mlp|block_sparse_moe\\.experts\\.(\\d+))\\.activation_frequency");
+
+    /** Reads a file {@link #write} wrote, for any model: the layers and experts are those its tensor names say. */
+    public static Profile read(Path file) {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            String format = f.metadata().get("format");
+            if (!FORMAT.equals(format)) {
+                throw new InputException(file + ": not an activation-frequency file (metadata 'format' is "
+                        + (format == null ? "missing" : "'" + format + "'") + ", expected '" + FORMAT
+                        + "'; write one with `turbosparse sparsity --frequencies`)");
+            }
+            Map<Integer, Map<Integer, float[]>> byLayer = new TreeMap<>();
+            for (String name : f.tensors().keySet()) {
+                Matcher m = NAME.matcher(name);
+                if (!m.matches()) {
+                    throw new InputException(file + ": unexpected tensor '" + name + "' in an activation-frequency file");
+                }
+                int expert = m.group(2) == null ? 0 : Integer.parseInt(m.group(2));
+                byLayer.computeIfAbsent(Integer.parseInt(m.group(1)), k -> new TreeMap<>()).put(expert, f.readFloats(name));
+            }
+            if (byLayer.isEmpty()) {
+                throw new InputException(file + ": holds no frequencies");
+            }
+            float[][][] out = new float[byLayer.size()][][];
+            int l = 0;
+            for (var layer : byLayer.entrySet()) {
+                if (layer.getKey() != l || !layer.getValue().keySet().equals(byLayer.get(0).keySet())) {
+                    throw new InputException(file + ": layer " + l + " (or one of its experts) is missing");
+                }
+                out[l++] = layer.getValue().values().toArray(float[][]::new);
+            }
+            return new Profile(Map.copyOf(f.metadata()), out);
+        }
     }
 
     /** Writes the file atomically. */
