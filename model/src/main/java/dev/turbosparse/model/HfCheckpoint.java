@@ -12,6 +12,7 @@ import dev.turbosparse.model.io.AtomicFiles;
 import dev.turbosparse.model.io.ModelFormatException;
 import dev.turbosparse.model.nn.CausalLM;
 import dev.turbosparse.model.nn.HfWeightMap;
+import dev.turbosparse.model.nn.Predictors;
 import dev.turbosparse.model.safetensors.DType;
 import dev.turbosparse.model.safetensors.SafetensorsCheckpoint;
 import dev.turbosparse.model.safetensors.SafetensorsWriter;
@@ -27,7 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -76,33 +77,52 @@ public final class HfCheckpoint {
         }
     }
 
-    /** Loads weights that match a config into a new float32 model. */
+    /**
+     * Loads weights that match a config into a new float32 model. Predictors the checkpoint carries are checked and
+     * left out: the model computes every neuron.
+     */
     public static CausalLM load(ModelConfig config, SafetensorsCheckpoint weights, NDManager parent,
             LongConsumer progress) {
-        checkTensorNames(config, HfWeightMap.entries(config), weights);
+        checkWeights(config, weights);
         return CausalLM.create(config, parent, (e, dst) -> {
             SafetensorsCheckpoint.Located l = weights.get(e.hfName());
+            l.file().readFloat32(l.info(), dst);
+        }, DataType.FLOAT32, progress);
+    }
+
+    /**
+     * Checks that a checkpoint's weights are exactly those the config implies, plus the activation predictors under
+     * TurboSparse's names ({@link Predictors}) for every FFN or none: every name, shape and dtype (F32, F16 or BF16).
+     *
+     * @return the predictors' rank, or 0 when the checkpoint has none
+     */
+    public static int checkWeights(ModelConfig config, SafetensorsCheckpoint weights) {
+        int rank = Predictors.rank(weights.folder(), config, weights);
+        Map<String, long[]> expected = new LinkedHashMap<>();
+        HfWeightMap.entries(config).forEach(e -> expected.put(e.hfName(), e.shape()));
+        Predictors.entries(config, rank).forEach(p -> expected.put(p.hfName(), p.shape()));
+        checkTensorNames(config, expected.keySet(), weights);
+        expected.forEach((name, shape) -> {
+            SafetensorsCheckpoint.Located l = weights.get(name);
             TensorInfo info = l.info();
-            if (!info.hasShape(e.shape())) {
-                throw new ModelFormatException(l.file().path() + ": tensor '" + e.hfName() + "' has shape "
+            if (!info.hasShape(shape)) {
+                throw new ModelFormatException(l.file().path() + ": tensor '" + name + "' has shape "
                         + TensorInfo.shapeString(info.shape()) + ", but config.json implies "
-                        + TensorInfo.shapeString(e.shape()));
+                        + TensorInfo.shapeString(shape));
             }
             if (!info.dtype().isFloatingPoint()) {
-                throw new ModelFormatException(l.file().path() + ": tensor '" + e.hfName() + "' is "
-                        + info.dtype() + "; weights must be F32, F16 or BF16");
+                throw new ModelFormatException(l.file().path() + ": tensor '" + name + "' is " + info.dtype()
+                        + "; weights must be F32, F16 or BF16");
             }
-            l.file().readFloat32(info, dst);
-        }, DataType.FLOAT32, progress);
+        });
+        return rank;
     }
 
     /**
      * Refuses weights that are not exactly the ones the config implies, naming the first missing and the first
      * unexpected tensor, and saying so when the weights look like the other architecture.
      */
-    static void checkTensorNames(ModelConfig config, List<HfWeightMap.Entry> table, SafetensorsCheckpoint weights) {
-        Set<String> expected = new LinkedHashSet<>();
-        table.forEach(e -> expected.add(e.hfName()));
+    static void checkTensorNames(ModelConfig config, Set<String> expected, SafetensorsCheckpoint weights) {
         List<String> missing = new ArrayList<>();
         for (String name : expected) {
             if (!weights.contains(name)) {
@@ -219,7 +239,10 @@ public final class HfCheckpoint {
         ModelConfig config = ConfigIO.read(from);
         if (!Files.isSameFile(Files.createDirectories(to), from)) {
             try (SafetensorsCheckpoint weights = SafetensorsCheckpoint.open(from)) {
-                checkTensorNames(config, HfWeightMap.entries(config), weights);
+                if (checkWeights(config, weights) > 0) {
+                    throw new ModelFormatException(from + ": has activation predictors, which were trained for its "
+                            + config.activation().paperName() + " activation; swap a checkpoint without them");
+                }
                 for (var f : weights.files()) {
                     copyFile(f.path(), to.resolve(f.path().getFileName()));
                 }

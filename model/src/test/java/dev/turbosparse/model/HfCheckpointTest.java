@@ -183,8 +183,15 @@ class HfCheckpointTest {
 
     @Test
     void unexpectedTensorIsNamed(@TempDir Path dir) throws IOException {
+        writeEdited(TestData.parity("mistral"), dir, null, "model.layers.0.mlp.extra.weight", null);
+        assertTrue(loadFails(dir).contains("1 unexpected tensor(s), first 'model.layers.0.mlp.extra.weight'"));
+    }
+
+    @Test
+    void aPredictorTensorWithoutItsFc1IsNamed(@TempDir Path dir) throws IOException {
         writeEdited(TestData.parity("mistral"), dir, null, "model.layers.0.mlp.predictor.fc9.weight", null);
-        assertTrue(loadFails(dir).contains("1 unexpected tensor(s), first 'model.layers.0.mlp.predictor.fc9.weight'"));
+        assertTrue(loadFails(dir).contains("has predictor tensor 'model.layers.0.mlp.predictor.fc9.weight' but not"
+                + " 'model.layers.0.mlp.predictor.fc1.weight'"));
     }
 
     @Test

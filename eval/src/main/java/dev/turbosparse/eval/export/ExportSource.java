@@ -1,5 +1,6 @@
 package dev.turbosparse.eval.export;
 
+import dev.turbosparse.model.HfCheckpoint;
 import dev.turbosparse.model.config.ConfigIO;
 import dev.turbosparse.model.config.ModelConfig;
 import dev.turbosparse.model.io.InputException;
@@ -15,9 +16,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.regex.Matcher;
 
 /**
@@ -75,29 +74,15 @@ public final class ExportSource implements AutoCloseable {
         SafetensorsCheckpoint weights = SafetensorsCheckpoint.open(folder);
         boolean ok = false;
         try {
+            int rank = HfCheckpoint.checkWeights(config, weights);
             List<Tensor> tensors = new ArrayList<>();
-            Set<String> known = new LinkedHashSet<>();
             for (HfWeightMap.Entry e : HfWeightMap.entries(config)) {
-                check(weights, e.hfName(), e.shape());
-                known.add(e.hfName());
                 tensors.add(new Tensor(e.hfName(), e.shape(), e.role(), axisOf(e.internalName()), layerOf(e.hfName()),
                         expertOf(e.hfName())));
             }
-            int rank = Predictors.rank(folder, config, weights);
-            if (rank > 0) {
-                for (Predictors.Entry p : Predictors.entries(config, rank)) {
-                    check(weights, p.hfName(), p.shape());
-                    known.add(p.hfName());
-                    tensors.add(new Tensor(p.hfName(), p.shape(), HfWeightMap.Role.FFN,
-                            p.fc2() ? NeuronAxis.ROWS : NeuronAxis.NONE, p.layer(), p.expert()));
-                }
-            }
-            for (String name : weights.tensors().keySet()) {
-                boolean tiedHead = config.tieWordEmbeddings() && name.equals("lm_head.weight");
-                if (!known.contains(name) && !tiedHead && !name.endsWith(".rotary_emb.inv_freq")) {
-                    throw new InputException(where(weights, name) + ": unexpected tensor '" + name + "' for a "
-                            + config.modelType() + " model of " + config.numHiddenLayers() + " layers");
-                }
+            for (Predictors.Entry p : Predictors.entries(config, rank)) {
+                tensors.add(new Tensor(p.hfName(), p.shape(), HfWeightMap.Role.FFN,
+                        p.fc2() ? NeuronAxis.ROWS : NeuronAxis.NONE, p.layer(), p.expert()));
             }
             ok = true;
             return new ExportSource(folder, config, weights, List.copyOf(tensors), rank);
@@ -106,25 +91,6 @@ public final class ExportSource implements AutoCloseable {
                 weights.close();
             }
         }
-    }
-
-    private static void check(SafetensorsCheckpoint weights, String name, long[] shape) {
-        if (!weights.contains(name)) {
-            throw new InputException(weights.folder() + ": tensor '" + name + "' is missing");
-        }
-        SafetensorsCheckpoint.Located l = weights.get(name);
-        if (!l.info().hasShape(shape)) {
-            throw new InputException(l.file().path() + ": tensor '" + name + "' has shape "
-                    + TensorInfo.shapeString(l.info().shape()) + ", but config.json implies " + TensorInfo.shapeString(shape));
-        }
-        if (!l.info().dtype().isFloatingPoint()) {
-            throw new InputException(l.file().path() + ": tensor '" + name + "' is " + l.info().dtype()
-                    + "; weights must be F32, F16 or BF16");
-        }
-    }
-
-    private static String where(SafetensorsCheckpoint weights, String name) {
-        return weights.get(name).file().path().toString();
     }
 
     private static NeuronAxis axisOf(String internalName) {

@@ -172,8 +172,8 @@ class SparseGgufExportTest {
                 }
             }
         }
-        // the reader checks the predictors and leaves them out of the DJL model; the reordered model keeps its logits
-        try (NDManager m = NDManager.newBaseManager(); CausalLM before = HfCheckpoint.load(parity(name), m);
+        // both readers check the predictors and leave them out of the DJL model; the reordered model keeps its logits
+        try (NDManager m = NDManager.newBaseManager(); CausalLM before = HfCheckpoint.load(src, m);
                 CausalLM after = LlamaGguf.load(out, m, null)) {
             double diff = maxAbsDiff(logits(before, IDS), logits(after, IDS));
             assertTrue(diff <= 1e-5, "max |logit difference| " + diff);

@@ -1,7 +1,7 @@
 package dev.turbosparse.model.nn;
 
 import dev.turbosparse.model.config.ModelConfig;
-import dev.turbosparse.model.io.InputException;
+import dev.turbosparse.model.io.ModelFormatException;
 import dev.turbosparse.model.safetensors.SafetensorsCheckpoint;
 
 import java.nio.file.Path;
@@ -40,9 +40,12 @@ public final class Predictors {
                 : "model.layers." + layer + ".mlp.predictor.";
     }
 
-    /** The predictor tensors of a config at a rank, in checkpoint order. */
+    /** The predictor tensors of a config at a rank, in checkpoint order; none at rank 0. */
     public static List<Entry> entries(ModelConfig config, int rank) {
         List<Entry> out = new ArrayList<>();
+        if (rank == 0) {
+            return out;
+        }
         for (int l = 0; l < config.numHiddenLayers(); l++) {
             for (int e = 0; e < config.numExperts(); e++) {
                 String p = prefix(config, l, e);
@@ -60,16 +63,17 @@ public final class Predictors {
     public static int rank(Path folder, ModelConfig config, SafetensorsCheckpoint weights) {
         String first = prefix(config, 0, 0) + "fc1.weight";
         if (!weights.contains(first)) {
-            boolean any = weights.tensors().keySet().stream().anyMatch(n -> n.contains(".predictor."));
-            if (any) {
-                throw new InputException(folder + ": has predictor tensors but not '" + first + "'; predictors come"
-                        + " for every FFN or for none");
+            String any = weights.tensors().keySet().stream().filter(n -> n.contains(".predictor.")).findFirst()
+                    .orElse(null);
+            if (any != null) {
+                throw new ModelFormatException(folder + ": has predictor tensor '" + any + "' but not '" + first
+                        + "'; predictors come for every FFN or for none, as fc1 and fc2");
             }
             return 0;
         }
         long[] shape = weights.get(first).info().shape();
         if (shape.length != 2 || shape[1] != config.hiddenSize() || shape[0] < 1 || shape[0] > Integer.MAX_VALUE) {
-            throw new InputException(folder + ": tensor '" + first + "' has shape "
+            throw new ModelFormatException(folder + ": tensor '" + first + "' has shape "
                     + java.util.Arrays.toString(shape) + "; a predictor's fc1 is (rank, hidden_size "
                     + config.hiddenSize() + ")");
         }
