@@ -97,4 +97,58 @@ public enum GgmlType {
             }
         }
     }
+
+    /**
+     * Converts {@code count} little-endian float32 values at {@code src} into this type at {@code dst}, as ggml's
+     * reference quantizers do: F16 and BF16 round to nearest even; Q8_0 takes per block d = max|x| / 127 and
+     * q = round(x / d) (halves away from zero); Q4_0 takes the value of largest magnitude m, d = m / -8 and q = min(15, trunc(x / d + 8.5)).
+     * The count is a whole number of blocks.
+     */
+    public void fromFloat32(MemorySegment src, MemorySegment dst, long count) {
+        bytesFor(count);
+        switch (this) {
+            case F32 -> MemorySegment.copy(src, 0, dst, 0, count * 4);
+            case F16 -> DType.F16.fromFloat32(src, dst, count);
+            case BF16 -> DType.BF16.fromFloat32(src, dst, count);
+            case Q8_0 -> {
+                for (long b = 0; b < count / 32; b++) {
+                    float amax = 0;
+                    for (int i = 0; i < 32; i++) {
+                        amax = Math.max(amax, Math.abs(src.getAtIndex(FLOAT_LE, b * 32 + i)));
+                    }
+                    float d = amax / 127;
+                    float id = d != 0 ? 1 / d : 0;
+                    long at = b * 34;
+                    dst.set(SHORT_LE, at, Float.floatToFloat16(d));
+                    for (int i = 0; i < 32; i++) {
+                        float v = src.getAtIndex(FLOAT_LE, b * 32 + i) * id;
+                        // C's roundf: halves away from zero
+                        dst.set(ValueLayout.JAVA_BYTE, at + 2 + i, (byte) (v >= 0 ? Math.round(v) : -Math.round(-v)));
+                    }
+                }
+            }
+            case Q4_0 -> {
+                for (long b = 0; b < count / 32; b++) {
+                    float amax = 0;
+                    float max = 0;
+                    for (int i = 0; i < 32; i++) {
+                        float v = src.getAtIndex(FLOAT_LE, b * 32 + i);
+                        if (Math.abs(v) > amax) {
+                            amax = Math.abs(v);
+                            max = v;
+                        }
+                    }
+                    float d = max / -8;
+                    float id = d != 0 ? 1 / d : 0;
+                    long at = b * 18;
+                    dst.set(SHORT_LE, at, Float.floatToFloat16(d));
+                    for (int i = 0; i < 16; i++) {
+                        int lo = Math.min(15, (int) (src.getAtIndex(FLOAT_LE, b * 32 + i) * id + 8.5f));
+                        int hi = Math.min(15, (int) (src.getAtIndex(FLOAT_LE, b * 32 + 16 + i) * id + 8.5f));
+                        dst.set(ValueLayout.JAVA_BYTE, at + 2 + i, (byte) (lo | hi << 4));
+                    }
+                }
+            }
+        }
+    }
 }

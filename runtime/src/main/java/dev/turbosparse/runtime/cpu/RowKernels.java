@@ -1,0 +1,26 @@
+package dev.turbosparse.runtime.cpu;
+
+import dev.turbosparse.runtime.Matrix;
+
+/**
+ * The two operations every weight layout reduces to, one matrix row at a time: a dot product with the input (a row
+ * of a mat-vec), and a scaled row added into an output (a neuron of a neuron-major down projection). Each weight
+ * type has them twice: {@link ScalarKernels} (the reference) and {@link VectorKernels} (Java's Vector API), tested
+ * against each other.
+ */
+public interface RowKernels {
+
+    /** {@code sum_j m[row][j] * x[j]} over the row's {@code m.cols()} elements. */
+    float dot(Matrix m, long row, float[] x);
+
+    /**
+     * {@code y[j] += a * m[row][j]} for j in [from, to). For the block types (Q8_0, Q4_0) {@code from} and {@code to}
+     * are multiples of 32, or {@code to} is the row's end.
+     */
+    void axpy(Matrix m, long row, float a, float[] y, int from, int to);
+
+    /** The kernels this machine runs fastest: the Vector API where it has lanes enough, else the scalar ones. */
+    static RowKernels best() {
+        return VectorKernels.supported() ? new VectorKernels() : new ScalarKernels();
+    }
+}

@@ -1,0 +1,123 @@
+package dev.turbosparse.runtime.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.turbosparse.model.gguf.GgmlType;
+import dev.turbosparse.runtime.Matrix;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Random;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Every Vector API kernel against its scalar twin, on random shapes with tails not divisible by the lanes. */
+class KernelsTest {
+
+    static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** A (rows, cols) matrix of random normal values stored as {@code type}, in {@code arena}. */
+    static Matrix random(GgmlType type, int rows, int cols, Random r, Arena arena) {
+        MemorySegment f32 = arena.allocate((long) rows * cols * 4);
+        for (long i = 0; i < (long) rows * cols; i++) {
+            f32.setAtIndex(FLOAT, i, (float) r.nextGaussian());
+        }
+        MemorySegment data = arena.allocate(type.bytesFor((long) rows * cols) + 7, 1).asSlice(3); // unaligned on purpose
+        type.fromFloat32(f32, data, (long) rows * cols);
+        return new Matrix("w", type, rows, cols, data);
+    }
+
+    static VectorKernels vector() {
+        Assumptions.assumeTrue(VectorKernels.supported(), "fewer than 8 float lanes: the scalar kernels run");
+        return new VectorKernels();
+    }
+
+    @ParameterizedTest
+    @EnumSource(GgmlType.class)
+    void dotAndAxpyEqualTheScalarTwinOnRandomShapes(GgmlType type) {
+        VectorKernels vec = vector();
+        ScalarKernels ref = new ScalarKernels();
+        Random r = new Random(type.ordinal() * 31L + 7);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int trial = 0; trial < 40; trial++) {
+                int block = type.blockElements();
+                int cols = block == 1 ? 1 + r.nextInt(300) : block * (1 + r.nextInt(12)); // tails of every length
+                int rows = 1 + r.nextInt(5);
+                Matrix m = random(type, rows, cols, r, arena);
+                float[] x = new float[cols];
+                for (int j = 0; j < cols; j++) {
+                    x[j] = (float) r.nextGaussian();
+                }
+                for (int row = 0; row < rows; row++) {
+                    float want = ref.dot(m, row, x);
+                    double scale = 0;
+                    for (int j = 0; j < cols; j++) {
+                        scale += Math.abs(ScalarKernels.element(m, row * m.rowBytes(), j) * x[j]);
+                    }
+                    assertEquals(want, vec.dot(m, row, x), 1e-5 * scale + 1e-6,
+                            type + " dot, cols " + cols + " (lanes " + VectorKernels.lanes() + ")");
+                    float a = (float) r.nextGaussian();
+                    int from = block == 1 ? r.nextInt(cols) : block * r.nextInt(cols / block);
+                    int to = block == 1 ? from + r.nextInt(cols - from + 1) : cols;
+                    float[] y1 = new float[cols];
+                    float[] y2 = new float[cols];
+                    for (int j = 0; j < cols; j++) {
+                        y1[j] = y2[j] = (float) r.nextGaussian();
+                    }
+                    ref.axpy(m, row, a, y1, from, to);
+                    vec.axpy(m, row, a, y2, from, to);
+                    for (int j = 0; j < cols; j++) {
+                        assertEquals(y1[j], y2[j], 1e-6f * (1 + Math.abs(y1[j])),
+                                type + " axpy [" + from + ", " + to + ") of " + cols + " at " + j);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void halfPrecisionWidensEveryKindOfValueExactly() {
+        VectorKernels vec = vector();
+        // normal, subnormal, zero, negative zero, the largest, infinities, a NaN, and ordinary values
+        short[] f16 = {0x3C00, 0x0001, 0x03FF, 0x0000, (short) 0x8000, 0x7BFF, 0x7C00, (short) 0xFC00, 0x7E00,
+            (short) 0xC500, 0x3555, 0x0400, (short) 0x8001, 0x4248, 0x2E66, (short) 0xB0F0};
+        try (Arena arena = Arena.ofConfined()) {
+            for (GgmlType type : new GgmlType[] {GgmlType.F16, GgmlType.BF16}) {
+                MemorySegment data = arena.allocate(f16.length * 2L);
+                for (int i = 0; i < f16.length; i++) {
+                    data.setAtIndex(SHORT, i, f16[i]);
+                }
+                Matrix m = new Matrix("h", type, 1, f16.length, data);
+                float[] y = new float[f16.length];
+                vec.axpy(m, 0, 1f, y, 0, f16.length); // y = 0 + 1 * row: the widened values (-0 becomes +0)
+                for (int i = 0; i < f16.length; i++) {
+                    float want = type == GgmlType.F16 ? Float.float16ToFloat(f16[i]) : Float.intBitsToFloat(f16[i] << 16);
+                    assertEquals(want, y[i], 0f, type + " element " + i + " (bits " + Integer.toHexString(f16[i] & 0xFFFF) + ")");
+                }
+            }
+        }
+    }
+
+    @Test
+    void quantizedRowsDecodeAsGgmlsReferenceDoes() {
+        // one Q8_0 and one Q4_0 block from known values: the scalar element equals toFloat32 of the same bytes
+        Random r = new Random(3);
+        try (Arena arena = Arena.ofConfined()) {
+            for (GgmlType type : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_0}) {
+                Matrix m = random(type, 2, 64, r, arena);
+                MemorySegment out = arena.allocate(128 * 4);
+                type.toFloat32(m.data(), 0, out, 128);
+                for (int row = 0; row < 2; row++) {
+                    for (int j = 0; j < 64; j++) {
+                        assertEquals(out.getAtIndex(FLOAT, row * 64L + j), ScalarKernels.element(m, row * m.rowBytes(), j),
+                                type + " element " + j);
+                    }
+                }
+            }
+        }
+    }
+}
