@@ -12,6 +12,9 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 
 import dev.turbosparse.activations.TorchTensors;
 import dev.turbosparse.model.nn.CausalLM;
+import dev.turbosparse.runtime.Decoder;
+import dev.turbosparse.runtime.RuntimeLoader;
+import dev.turbosparse.runtime.RuntimeModel;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -31,7 +34,7 @@ import picocli.CommandLine.Option;
                 + " position."})
 final class LogitsCommand implements Callable<Integer> {
 
-    enum Engine { djl }
+    enum Engine { djl, runtime }
 
     enum Mode { dense, exact, predicted }
 
@@ -47,13 +50,19 @@ final class LogitsCommand implements Callable<Integer> {
     long[] tokens;
 
     @Option(names = "--engine", defaultValue = "djl",
-            description = "Engine: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+            description = "Engine: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}): djl runs the model in"
+                + " PyTorch through DJL in float32; runtime is the CPU decoding runtime on the file's own weights.")
     Engine engine;
 
     @Option(names = "--mode", defaultValue = "dense",
-            description = "FFN mode: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}); exact and predicted skip"
-                + " zero neurons and need the sparse runtime.")
+            description = "FFN mode of the runtime engine: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}). exact"
+                + " computes up and down only for neurons whose relu(gate) is positive (identical to dense for dReLU"
+                + " and ReGLU); predicted lets the model's predictors pick the neurons (approximate).")
     Mode mode;
+
+    @Option(names = "--threads", paramLabel = "N",
+            description = "CPU threads of the runtime engine (default: the machine's cores).")
+    Integer threads;
 
     @Option(names = "--format", defaultValue = "text",
             description = "json (the full logits) or text (the top tokens per position); default ${DEFAULT-VALUE}.")
@@ -67,14 +76,36 @@ final class LogitsCommand implements Callable<Integer> {
         if (tokens.length == 0) {
             throw new Cli.UserError("--tokens: give at least one token id");
         }
-        if (mode != Mode.dense) {
-            throw new Cli.UserError("--mode " + mode + " skips neurons and needs the sparse runtime engine, which this"
-                    + " build does not have yet; the " + engine + " engine computes --mode dense");
+        if (mode != Mode.dense && engine == Engine.djl) {
+            throw new Cli.UserError("--mode " + mode + " skips neurons, which the djl engine does not; use --engine"
+                    + " runtime");
         }
         Models.ModelPath source = Models.resolve(model);
         source.checkTokens(tokens);
         float[] logits;
         int vocab;
+        if (engine == Engine.runtime) {
+            int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+            if (n < 1) {
+                throw new Cli.UserError("--threads must be at least 1, got " + n);
+            }
+            int positions = source.config().maxPositionEmbeddings();
+            if (tokens.length > positions) {
+                throw new Cli.UserError("--tokens: " + tokens.length + " tokens are more than the model's " + positions
+                        + " positions (max_position_embeddings)");
+            }
+            try (RuntimeModel m = RuntimeLoader.load(source.path());
+                    Decoder d = new Decoder(m, Decoder.Mode.valueOf(mode.name().toUpperCase(Locale.ROOT)),
+                            tokens.length, n, Float.NaN)) {
+                vocab = m.config().vocabSize();
+                logits = new float[tokens.length * vocab];
+                for (int p = 0; p < tokens.length; p++) {
+                    System.arraycopy(d.forward((int) tokens[p]), 0, logits, p * vocab, vocab);
+                }
+            }
+            print(tokens, logits, vocab);
+            return 0;
+        }
         try (NDManager manager = NDManager.newBaseManager(); CausalLM lm = source.load(manager);
                 NDManager step = manager.newSubManager()) {
             vocab = lm.config().vocabSize();
@@ -82,6 +113,11 @@ final class LogitsCommand implements Callable<Integer> {
             logits = lm.forward(new ParameterStore(step, false), ids, CausalLM.Options.DEFAULT, false).logits()
                     .toFloatArray(); // (1, positions, vocab)
         }
+        print(tokens, logits, vocab);
+        return 0;
+    }
+
+    private void print(long[] tokens, float[] logits, int vocab) throws Exception {
         PrintStream out = Output.stdout();
         if (format == Format.json) {
             writeJson(out, tokens, logits, vocab);
@@ -89,7 +125,6 @@ final class LogitsCommand implements Callable<Integer> {
             writeText(out, tokens, logits, vocab, Math.max(1, Math.min(top, vocab)));
         }
         out.flush();
-        return 0;
     }
 
     /** {"tokens":[...],"logits":[[...],...]}, floats in their shortest round-trip form. */

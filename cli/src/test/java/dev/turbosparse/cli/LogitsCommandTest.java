@@ -64,6 +64,30 @@ class LogitsCommandTest {
     }
 
     @Test
+    void theRuntimeEngineGivesTheDjlEnginesLogitsInEveryMode() throws Exception {
+        String tokens = "1,415,2936,9060,285,1142,28705,28740";
+        JsonNode djl = json("logits", "--model", CliRun.tinyModel().toString(), "--tokens", tokens, "--format", "json");
+        for (String mode : new String[] {"dense", "exact"}) {
+            JsonNode runtime = json("logits", "--model", CliRun.tinyModel().toString(), "--tokens", tokens, "--engine",
+                    "runtime", "--mode", mode, "--threads", "2", "--format", "json");
+            double worst = 0;
+            for (int p = 0; p < 8; p++) {
+                for (int v = 0; v < 32000; v++) {
+                    worst = Math.max(worst, Math.abs(runtime.get("logits").get(p).get(v).floatValue()
+                            - djl.get("logits").get(p).get(v).floatValue()));
+                }
+            }
+            assertTrue(worst < 1e-4, mode + ": max |runtime - djl| = " + worst);
+        }
+    }
+
+    private static JsonNode json(String... args) throws Exception {
+        CliRun run = CliRun.of(args);
+        assertEquals(0, run.exit(), run.err());
+        return JsonMapper.builder().build().readTree(run.out());
+    }
+
+    @Test
     void textFormatListsTopTokens() {
         CliRun run = CliRun.of("logits", "--model", CliRun.parity("mistral").toString(), "--tokens", "462,314",
                 "--top", "3");
@@ -91,7 +115,21 @@ class LogitsCommandTest {
 
         run = CliRun.of("logits", "--model", model, "--tokens", "1", "--mode", "exact");
         assertEquals(1, run.exit());
-        assertTrue(run.errorLine().contains("--mode exact skips neurons"), run.err());
+        assertTrue(run.errorLine().contains("--mode exact skips neurons, which the djl engine does not"), run.err());
+
+        run = CliRun.of("logits", "--model", model, "--tokens", "1", "--engine", "runtime", "--mode", "exact");
+        assertEquals(1, run.exit());
+        assertTrue(run.errorLine().contains("this model's FFN is SwiGLU, which has no such zeros"), run.err());
+
+        run = CliRun.of("logits", "--model", CliRun.tinyModel().toString(), "--tokens", "1", "--engine", "runtime",
+                "--mode", "predicted");
+        assertEquals(1, run.exit());
+        assertTrue(run.errorLine().contains("--mode predicted needs activation predictors"), run.err());
+
+        run = CliRun.of("logits", "--model", model, "--engine", "runtime", "--tokens",
+                String.join(",", java.util.Collections.nCopies(257, "1")));
+        assertEquals(1, run.exit());
+        assertTrue(run.errorLine().contains("257 tokens are more than the model's 256 positions"), run.err());
 
         run = CliRun.of("logits", "--model", model + "/config.txt", "--tokens", "1");
         assertEquals(1, run.exit());

@@ -23,6 +23,9 @@ import dev.turbosparse.model.io.InputException;
 import dev.turbosparse.model.nn.CausalLM;
 import dev.turbosparse.model.safetensors.DType;
 import dev.turbosparse.model.safetensors.SafetensorsCheckpoint;
+import dev.turbosparse.runtime.Decoder;
+import dev.turbosparse.runtime.RuntimeLoader;
+import dev.turbosparse.runtime.RuntimeModel;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -88,6 +91,26 @@ class SparseGgufExportTest {
                         after.parametersByName().get(p.getKey()).getArray().toFloatArray(), p.getKey());
             }
             assertEquals(0.0, maxAbsDiff(logits(before, IDS), logits(after, IDS)));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"mistral-drelu", "mixtral-drelu"})
+    void theRuntimeRunsTheSparseFileExactAsDenseBitForBit(String name) throws IOException {
+        Path out = export(parity(name), null, 0f, tmp.resolve(name + ".gguf"));
+        int[] ids = IDS;
+        try (RuntimeModel m = RuntimeLoader.load(out);
+                Decoder dense = new Decoder(m, Decoder.Mode.DENSE, ids.length, 2, Float.NaN);
+                Decoder exact = new Decoder(m, Decoder.Mode.EXACT, ids.length, 2, Float.NaN);
+                NDManager nd = NDManager.newBaseManager(); CausalLM reference = HfCheckpoint.load(parity(name), nd)) {
+            float[][] d = dense.logits(ids);
+            float[][] e = exact.logits(ids);
+            for (int t = 0; t < ids.length; t++) {
+                assertArrayEquals(d[t], e[t], "position " + t + ": exact skips only terms that are zero");
+            }
+            assertTrue(exact.bytesRead() < dense.bytesRead());
+            double diff = maxAbsDiff(logits(reference, ids), d);
+            assertTrue(diff <= 1e-4, "the runtime on the sparse file against the DJL model: " + diff);
         }
     }
 

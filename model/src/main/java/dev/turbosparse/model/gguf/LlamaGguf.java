@@ -285,33 +285,42 @@ public final class LlamaGguf {
     }
 
     /**
+     * Checks that a file holds exactly the tensors of its config, in the shapes the config implies, and the
+     * predictors of every FFN or of none.
+     *
+     * @return the predictors' rank, or 0 when the file has none
+     */
+    public static int check(GgufFile g, ModelConfig config) {
+        Kind kind = Kind.of(g);
+        Set<String> used = new HashSet<>();
+        for (HfWeightMap.Entry e : HfWeightMap.entries(config)) {
+            Location loc = locate(e.hfName(), kind);
+            if (!g.tensors().containsKey(loc.gguf())) {
+                throw new ModelFormatException(g.path() + ": tensor '" + loc.gguf() + "' (HF '" + e.hfName()
+                        + "') is missing");
+            }
+            checkShape(g, g.tensor(loc.gguf()), loc, e.shape(), config);
+            used.add(loc.gguf());
+        }
+        int rank = predictorRank(g, config);
+        Predictors.entries(config, rank).forEach(p -> used.add(locate(p.hfName(), kind).gguf()));
+        for (String name : g.tensors().keySet()) {
+            if (!used.contains(name)) {
+                throw new ModelFormatException(g.path() + ": unexpected tensor '" + name + "' for a "
+                        + config.modelType() + " model");
+            }
+        }
+        return rank;
+    }
+
+    /**
      * Loads a GGUF file (dense, or sparse: {@link Kind}) into a float32 DJL model, dequantizing on the way. A sparse
      * file's predictors are checked and left out: the DJL model computes every neuron.
      */
     public static CausalLM load(Path path, NDManager parent, LongConsumer progress) {
         try (GgufFile g = GgufFile.open(path)) {
             ModelConfig config = config(g);
-            Kind kind = Kind.of(g);
-            List<HfWeightMap.Entry> table = HfWeightMap.entries(config);
-            Set<String> used = new HashSet<>();
-            for (HfWeightMap.Entry e : table) {
-                Location loc = locate(e.hfName(), kind);
-                if (!g.tensors().containsKey(loc.gguf())) {
-                    throw new ModelFormatException(path + ": tensor '" + loc.gguf() + "' (HF '" + e.hfName()
-                            + "') is missing");
-                }
-                used.add(loc.gguf());
-            }
-            int rank = predictorRank(g, config);
-            if (rank > 0) {
-                Predictors.entries(config, rank).forEach(p -> used.add(locate(p.hfName(), kind).gguf()));
-            }
-            for (String name : g.tensors().keySet()) {
-                if (!used.contains(name)) {
-                    throw new ModelFormatException(path + ": unexpected tensor '" + name + "' for a "
-                            + config.modelType() + " model");
-                }
-            }
+            check(g, config);
             return CausalLM.create(config, parent, (e, dst) -> read(g, config, e, dst), DataType.FLOAT32, progress);
         }
     }
@@ -321,7 +330,6 @@ public final class LlamaGguf {
         Location loc = locate(e.hfName(), Kind.of(g));
         GgufFile.TensorInfo t = g.tensor(loc.gguf());
         long[] want = e.shape();
-        checkShape(g, t, loc, want, config);
         long first = loc.layout().stacked() ? loc.expert() * e.numel() : 0;
         if (loc.layout().transposed()) {
             try (Arena arena = Arena.ofConfined()) {
@@ -388,7 +396,7 @@ public final class LlamaGguf {
         return stacked;
     }
 
-    private static void checkShape(GgufFile g, GgufFile.TensorInfo t, Location loc, long[] hf, ModelConfig config) {
+    static void checkShape(GgufFile g, GgufFile.TensorInfo t, Location loc, long[] hf, ModelConfig config) {
         long[] want = ggufShape(loc, hf, config);
         if (!Arrays.equals(t.shape(), want)) {
             throw new ModelFormatException(g.path() + ": tensor '" + t.name() + "' has shape "

@@ -21,7 +21,8 @@ import jdk.incubator.vector.VectorSpecies;
  * The row kernels on Java's Vector API, {@code L} float lanes at a time (the machine's preferred width: 16 with
  * AVX-512, 8 with AVX2). F16 and BF16 are widened in registers from their bits (F16 by rebiasing the exponent, with
  * infinities and NaN kept); Q8_0 and Q4_0 decode a 32-element block in {@code 32 / L} steps and apply its scale once.
- * A row's tail of fewer than {@code L} elements goes through {@link ScalarKernels#element}.
+ * A row's tail of fewer than {@code L} elements goes through {@link ScalarKernels#element}. Results do not depend
+ * on whether the JIT has compiled a kernel yet: lanes are summed in a fixed order.
  */
 public final class VectorKernels implements RowKernels {
 
@@ -132,7 +133,7 @@ public final class VectorKernels implements RowKernels {
         for (; j <= n - L; j += L) {
             acc0 = FloatVector.fromMemorySegment(F, d, base + 4L * j, LE).fma(FloatVector.fromArray(F, x, j), acc0);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = sum(acc0.add(acc1));
         for (; j < n; j++) {
             sum += d.get(FLOAT, base + 4L * j) * x[j];
         }
@@ -151,7 +152,7 @@ public final class VectorKernels implements RowKernels {
         for (; j <= n - L; j += L) {
             acc0 = widen(d, base + 2L * j, f16).fma(FloatVector.fromArray(F, x, j), acc0);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = sum(acc0.add(acc1));
         for (; j < n; j++) {
             sum += ScalarKernels.element(m, base, j) * x[j];
         }
@@ -187,7 +188,7 @@ public final class VectorKernels implements RowKernels {
             }
             acc = sum.fma(FloatVector.broadcast(F, Float.float16ToFloat(d.get(SHORT, block))), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return sum(acc);
     }
 
     private static float dotQ4(MemorySegment d, long base, float[] x, int n) {
@@ -203,7 +204,19 @@ public final class VectorKernels implements RowKernels {
             }
             acc = sum.fma(FloatVector.broadcast(F, Float.float16ToFloat(d.get(SHORT, block))), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return sum(acc);
+    }
+
+    /**
+     * The sum of a vector's lanes, first to last. Not {@code reduceLanes(ADD)}: its order is the intrinsic's once C2
+     * compiles a method and lane by lane before, so the same row could give two results a rounding apart.
+     */
+    private static float sum(FloatVector v) {
+        float s = 0;
+        for (int i = 0; i < L; i++) {
+            s += v.lane(i);
+        }
+        return s;
     }
 
     /** Nibbles 0..15 as the floats -8..7. */

@@ -80,6 +80,27 @@ class KernelsTest {
     }
 
     @Test
+    void aRowGivesTheSameBitsBeforeAndAfterTheJitCompilesTheKernel() {
+        VectorKernels vec = vector();
+        Random r = new Random(11);
+        try (Arena arena = Arena.ofConfined()) {
+            for (GgmlType type : GgmlType.values()) {
+                Matrix m = random(type, 1, 256, r, arena);
+                float[] x = new float[256];
+                for (int j = 0; j < x.length; j++) {
+                    x[j] = (float) r.nextGaussian();
+                }
+                float first = vec.dot(m, 0, x);
+                float last = first;
+                for (int i = 0; i < 20_000; i++) {
+                    last = vec.dot(m, 0, x);
+                }
+                assertEquals(Float.floatToIntBits(first), Float.floatToIntBits(last), type + ": " + first + " then " + last);
+            }
+        }
+    }
+
+    @Test
     void halfPrecisionWidensEveryKindOfValueExactly() {
         VectorKernels vec = vector();
         // normal, subnormal, zero, negative zero, the largest, infinities, a NaN, and ordinary values

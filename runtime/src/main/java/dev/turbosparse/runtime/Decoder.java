@@ -1,0 +1,472 @@
+package dev.turbosparse.runtime;
+
+import dev.turbosparse.activations.FfnActivation;
+import dev.turbosparse.model.config.ModelConfig;
+import dev.turbosparse.model.gguf.GgmlType;
+import dev.turbosparse.model.gguf.Transpose;
+import dev.turbosparse.model.io.InputException;
+import dev.turbosparse.runtime.cpu.Parallel;
+import dev.turbosparse.runtime.cpu.RowKernels;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+/**
+ * Decodes one token at a time on the CPU: a KV cache per layer, grouped-query attention (with the sliding window
+ * when the model has one), MoE routing, and the FFN in one of three {@link Mode}s. The arithmetic follows HF's
+ * Mistral/Mixtral in float32: RMSNorm, rotary embeddings, scores scaled by headDim^-0.5, softmax, top-k routing with
+ * the kept probabilities renormalised.
+ *
+ * <p>Not thread-safe: one decoder is one sequence. Its threads come from a {@link Parallel} it owns.
+ */
+public final class Decoder implements AutoCloseable {
+
+    private static final Logger LOG = LogManager.getLogger(Decoder.class);
+
+    /** How the FFN runs. */
+    public enum Mode {
+        /** every neuron: gate, up and down in full */
+        DENSE,
+        /**
+         * the gate projection in full, then up and down only for neurons whose relu(gate) is positive: identical to
+         * dense for ReGLU and dReLU models
+         */
+        EXACT,
+        /** the predictor picks the neurons first; gate, up and down only for them (approximate) */
+        PREDICTED
+    }
+
+    private final RuntimeModel model;
+    private final ModelConfig c;
+    private final Mode mode;
+    private final RowKernels k;
+    private final Parallel parallel;
+    private final int context;
+    private final float threshold;
+    private final FfnActivation act;
+    private final Arena transposed = Arena.ofShared();
+    /** The neuron-major down projection of each FFN, [layer][expert]: the file's, or a transposed copy. */
+    private final Matrix[][] downT;
+    private final float[] invFreq;
+
+    private final float[][] keys; // [layer][position * kvDim]
+    private final float[][] values;
+    private int position;
+
+    // scratch, sized once
+    private final float[] x;
+    private final float[] xb;
+    private final float[] residual;
+    private final float[] q;
+    private final float[] kv;
+    private final float[] vv;
+    private final float[] att;
+    private final float[] ffnOut;
+    private final float[] moeOut;
+    private final float[] gate;
+    private final float[] up;
+    private final float[] h;
+    private final int[] active;
+    private final float[] rank;
+    private final float[] score;
+    private final float[] logits;
+    private final float[] routerLogits;
+
+    private long bytesRead;
+
+    /**
+     * @param context the most positions this decoder holds (at most the model's max_position_embeddings)
+     * @param threads CPU threads
+     * @param threshold the predictor threshold, or NaN for the model's own
+     */
+    public Decoder(RuntimeModel model, Mode mode, int context, int threads, float threshold) {
+        this.model = model;
+        this.c = model.config();
+        this.mode = mode;
+        this.act = c.activation();
+        if (mode != Mode.DENSE && !act.zeroGateMeansZeroOutput()) {
+            throw new InputException(model.source() + ": --mode " + mode.name().toLowerCase(java.util.Locale.ROOT)
+                    + " skips the neurons whose relu(gate) is zero, and this model's FFN is " + act.paperName()
+                    + ", which has no such zeros; use --mode dense (or a dReLU/ReGLU model)");
+        }
+        if (mode == Mode.PREDICTED && !model.hasPredictors()) {
+            throw new InputException(model.source() + ": --mode predicted needs activation predictors, and this model"
+                    + " has none (train them with `turbosparse predictors`)");
+        }
+        if (context < 1 || context > c.maxPositionEmbeddings()) {
+            throw new InputException("context " + context + " must be in [1, " + c.maxPositionEmbeddings()
+                    + "] (the model's max_position_embeddings)");
+        }
+        this.context = context;
+        this.k = RowKernels.best();
+        this.parallel = new Parallel(threads);
+        this.threshold = Float.isNaN(threshold) ? model.sparseThreshold() : threshold;
+        int hidden = c.hiddenSize();
+        int inter = c.intermediateSize();
+        int kvDim = c.numKeyValueHeads() * c.headDim();
+        this.keys = new float[c.numHiddenLayers()][];
+        this.values = new float[c.numHiddenLayers()][];
+        for (int l = 0; l < c.numHiddenLayers(); l++) {
+            keys[l] = new float[context * kvDim];
+            values[l] = new float[context * kvDim];
+        }
+        this.x = new float[hidden];
+        this.xb = new float[hidden];
+        this.residual = new float[hidden];
+        this.q = new float[c.numAttentionHeads() * c.headDim()];
+        this.kv = new float[kvDim];
+        this.vv = new float[kvDim];
+        this.att = new float[c.numAttentionHeads() * c.headDim()];
+        this.ffnOut = new float[hidden];
+        this.moeOut = new float[hidden];
+        this.gate = new float[inter];
+        this.up = new float[inter];
+        this.h = new float[inter];
+        this.active = new int[inter];
+        int r = model.hasPredictors() ? (int) model.layers().getFirst().experts().getFirst().predictor().fc1().rows() : 0;
+        this.rank = new float[r];
+        this.score = new float[inter];
+        this.logits = new float[c.vocabSize()];
+        this.routerLogits = new float[c.numExperts()];
+        this.invFreq = new float[c.headDim() / 2];
+        for (int i = 0; i < invFreq.length; i++) {
+            invFreq[i] = 1.0f / (float) Math.pow(c.ropeTheta(), (float) (2 * i) / c.headDim());
+        }
+        this.downT = neuronMajorDowns(mode);
+    }
+
+    /** Sparse modes read the down projection a neuron at a time: the file's neuron-major one, or a transposed copy. */
+    private Matrix[][] neuronMajorDowns(Mode mode) {
+        Matrix[][] out = new Matrix[c.numHiddenLayers()][c.numExperts()];
+        long copied = 0;
+        for (int l = 0; l < out.length; l++) {
+            for (int e = 0; e < out[l].length; e++) {
+                RuntimeModel.Ffn f = model.layers().get(l).experts().get(e);
+                if (f.downT() != null || mode == Mode.DENSE) {
+                    out[l][e] = f.downT();
+                    continue;
+                }
+                Matrix d = f.down(); // (hidden, inter) → (inter, hidden), float32
+                MemorySegment f32 = transposed.allocate(d.rows() * d.cols() * 4, 64);
+                try (Arena tmp = Arena.ofConfined()) {
+                    MemorySegment rowMajor = tmp.allocate(d.rows() * d.cols() * 4, 64);
+                    d.type().toFloat32(d.data(), 0, rowMajor, d.rows() * d.cols());
+                    Transpose.f32(rowMajor, d.rows(), d.cols(), f32);
+                }
+                out[l][e] = new Matrix(d.name() + " (neuron-major)", GgmlType.F32, d.cols(), d.rows(), f32);
+                copied += f32.byteSize();
+            }
+        }
+        if (copied > 0) {
+            LOG.info("{}: down projections transposed to neuron-major float32 in memory ({} MiB); `turbosparse export"
+                    + " --format gguf --sparse` stores them so", model.source(), copied >> 20);
+        }
+        return out;
+    }
+
+    public int position() {
+        return position;
+    }
+
+    public int context() {
+        return context;
+    }
+
+    public Mode mode() {
+        return mode;
+    }
+
+    /** Bytes of weights read since the decoder was made (or {@link #resetCounters}). */
+    public long bytesRead() {
+        return bytesRead;
+    }
+
+    public void resetCounters() {
+        bytesRead = 0;
+    }
+
+    /** Forgets the sequence: the next token is at position 0. */
+    public void reset() {
+        position = 0;
+    }
+
+    /**
+     * Feeds the token at the next position and returns the logits that follow it (a view, overwritten by the next
+     * call).
+     */
+    public float[] forward(int token) {
+        if (token < 0 || token >= c.vocabSize()) {
+            throw new InputException("token id " + token + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+        }
+        if (position >= context) {
+            throw new InputException("the sequence is longer than the context of " + context + " positions");
+        }
+        int hidden = c.hiddenSize();
+        Arrays.fill(x, 0);
+        k.axpy(model.embeddings(), token, 1f, x, 0, hidden);
+        bytesRead += model.embeddings().rowBytes();
+        for (int l = 0; l < c.numHiddenLayers(); l++) {
+            RuntimeModel.Layer layer = model.layers().get(l);
+            rmsNorm(x, layer.inputNorm(), xb);
+            attention(l, layer);
+            matVec(layer.o(), att, ffnOut);
+            add(x, ffnOut);
+            System.arraycopy(x, 0, residual, 0, hidden); // the predictor's input: the residual before the FFN's norm
+            rmsNorm(x, layer.postNorm(), xb);
+            if (layer.router() == null) {
+                ffn(layer.experts().getFirst(), downT[l][0], ffnOut);
+                add(x, ffnOut);
+            } else {
+                moe(l, layer);
+                add(x, moeOut);
+            }
+        }
+        rmsNorm(x, model.norm(), xb);
+        matVec(model.lmHead(), xb, logits);
+        position++;
+        return logits;
+    }
+
+    // ---- attention ----------------------------------------------------------------------------------------------
+
+    private void attention(int l, RuntimeModel.Layer layer) {
+        int headDim = c.headDim();
+        int kvDim = c.numKeyValueHeads() * headDim;
+        matVec(layer.q(), xb, q);
+        matVec(layer.k(), xb, kv);
+        matVec(layer.v(), xb, vv);
+        for (int hd = 0; hd < c.numAttentionHeads(); hd++) {
+            rope(q, hd * headDim);
+        }
+        for (int hd = 0; hd < c.numKeyValueHeads(); hd++) {
+            rope(kv, hd * headDim);
+        }
+        System.arraycopy(kv, 0, keys[l], position * kvDim, kvDim);
+        System.arraycopy(vv, 0, values[l], position * kvDim, kvDim);
+        int first = c.slidingWindow() == null ? 0 : Math.max(0, position - c.slidingWindow() + 1);
+        int groups = c.numAttentionHeads() / c.numKeyValueHeads();
+        float scale = (float) Math.pow(headDim, -0.5);
+        float[] kc = keys[l];
+        float[] vc = values[l];
+        parallel.forRange(c.numAttentionHeads(), 1, 1, (from, to) -> {
+            float[] s = new float[position - first + 1];
+            for (int hd = from; hd < to; hd++) {
+                int qo = hd * headDim;
+                int ko = (hd / groups) * headDim;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int t = first; t <= position; t++) {
+                    float dot = 0;
+                    int at = t * kvDim + ko;
+                    for (int i = 0; i < headDim; i++) {
+                        dot += q[qo + i] * kc[at + i];
+                    }
+                    s[t - first] = dot * scale;
+                    max = Math.max(max, s[t - first]);
+                }
+                float sum = 0;
+                for (int i = 0; i < s.length; i++) {
+                    s[i] = (float) Math.exp(s[i] - max);
+                    sum += s[i];
+                }
+                Arrays.fill(att, qo, qo + headDim, 0);
+                for (int t = first; t <= position; t++) {
+                    float p = s[t - first] / sum;
+                    int at = t * kvDim + ko;
+                    for (int i = 0; i < headDim; i++) {
+                        att[qo + i] += p * vc[at + i];
+                    }
+                }
+            }
+        });
+    }
+
+    /** Rotates one head of q or k at {@code off} to the current position, in the row order the weights have. */
+    private void rope(float[] v, int off) {
+        int half = c.headDim() / 2;
+        for (int i = 0; i < half; i++) {
+            float angle = position * invFreq[i];
+            float cos = (float) Math.cos(angle);
+            float sin = (float) Math.sin(angle);
+            int a = model.rope() == RuntimeModel.Rope.HALF ? off + i : off + 2 * i;
+            int b = model.rope() == RuntimeModel.Rope.HALF ? off + i + half : off + 2 * i + 1;
+            float x1 = v[a];
+            float x2 = v[b];
+            v[a] = x1 * cos - x2 * sin;
+            v[b] = x2 * cos + x1 * sin;
+        }
+    }
+
+    // ---- FFN ----------------------------------------------------------------------------------------------------
+
+    private void moe(int l, RuntimeModel.Layer layer) {
+        matVec(layer.router(), xb, routerLogits);
+        int experts = c.numExperts();
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : routerLogits) {
+            max = Math.max(max, v);
+        }
+        double[] p = new double[experts];
+        double sum = 0;
+        for (int e = 0; e < experts; e++) {
+            p[e] = Math.exp(routerLogits[e] - max);
+            sum += p[e];
+        }
+        // the top k by probability; ties to the lower index, as a stable descending sort gives
+        Integer[] order = new Integer[experts];
+        for (int e = 0; e < experts; e++) {
+            order[e] = e;
+            p[e] /= sum;
+        }
+        Arrays.sort(order, (a, b) -> Double.compare(p[b], p[a]));
+        int topK = c.expertsPerToken();
+        double kept = 0;
+        for (int i = 0; i < topK; i++) {
+            kept += p[order[i]];
+        }
+        Arrays.fill(moeOut, 0);
+        for (int i = 0; i < topK; i++) {
+            int e = order[i];
+            float w = (float) (p[e] / kept);
+            ffn(layer.experts().get(e), downT[l][e], ffnOut);
+            for (int j = 0; j < moeOut.length; j++) {
+                moeOut[j] += w * ffnOut[j];
+            }
+        }
+    }
+
+    /** One FFN of the normed input {@code xb} (and the residual, for a predictor) into {@code out}. */
+    private void ffn(RuntimeModel.Ffn f, Matrix neuronMajor, float[] out) {
+        int inter = c.intermediateSize();
+        int n;
+        switch (mode) {
+            case DENSE -> {
+                matVec(f.gate(), xb, gate);
+                matVec(f.up(), xb, up);
+                for (int i = 0; i < inter; i++) {
+                    h[i] = act.apply(gate[i], up[i]);
+                }
+                if (f.down() != null) {
+                    matVec(f.down(), h, out);
+                } else {
+                    for (int i = 0; i < inter; i++) {
+                        active[i] = i;
+                    }
+                    down(neuronMajor, inter, out);
+                }
+                return;
+            }
+            case EXACT -> {
+                matVec(f.gate(), xb, gate);
+                n = 0;
+                for (int i = 0; i < inter; i++) {
+                    if (gate[i] > 0) {
+                        active[n++] = i;
+                    }
+                }
+            }
+            case PREDICTED -> {
+                RuntimeModel.Predictor pr = f.predictor();
+                matVec(pr.fc1(), residual, rank);
+                for (int i = 0; i < rank.length; i++) {
+                    rank[i] = Math.max(0, rank[i]);
+                }
+                matVec(pr.fc2(), rank, score);
+                n = 0;
+                for (int i = 0; i < inter; i++) {
+                    if (score[i] >= threshold) {
+                        active[n++] = i;
+                    }
+                }
+                rows(f.gate(), active, n, xb, gate);
+            }
+            default -> throw new IllegalStateException();
+        }
+        rows(f.up(), active, n, xb, up);
+        int nonzero = 0;
+        for (int j = 0; j < n; j++) {
+            int i = active[j];
+            float v = act.apply(gate[i], up[i]);
+            if (v != 0) {
+                h[i] = v;
+                active[nonzero++] = i;
+            }
+        }
+        down(neuronMajor, nonzero, out);
+    }
+
+    /** out = sum over the first {@code n} neurons of {@link #active} of h[i] · downT[i], in column slices per thread. */
+    private void down(Matrix neuronMajor, int n, float[] out) {
+        int hidden = c.hiddenSize();
+        Arrays.fill(out, 0);
+        int align = neuronMajor.type().blockElements() == 1 ? 16 : 32;
+        parallel.forRange(hidden, 64, align, (from, to) -> {
+            for (int j = 0; j < n; j++) {
+                int i = active[j];
+                k.axpy(neuronMajor, i, h[i], out, from, to);
+            }
+        });
+        bytesRead += n * neuronMajor.rowBytes();
+    }
+
+    /** out[i] = m[i] · in for the first {@code n} rows listed in {@code rows}. */
+    private void rows(Matrix m, int[] rows, int n, float[] in, float[] out) {
+        parallel.forRange(n, 16, 1, (from, to) -> {
+            for (int j = from; j < to; j++) {
+                out[rows[j]] = k.dot(m, rows[j], in);
+            }
+        });
+        bytesRead += n * m.rowBytes();
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------------------------
+
+    private void matVec(Matrix m, float[] in, float[] out) {
+        int n = (int) m.rows();
+        parallel.forRange(n, 16, 1, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                out[i] = k.dot(m, i, in);
+            }
+        });
+        bytesRead += m.bytes();
+    }
+
+    /** HF's MistralRMSNorm in float32: x · rsqrt(mean(x²) + eps) · weight. */
+    private void rmsNorm(float[] in, float[] weight, float[] out) {
+        float ss = 0;
+        for (float v : in) {
+            ss += v * v;
+        }
+        float inv = (float) (1.0 / Math.sqrt(ss / in.length + (float) c.rmsNormEps()));
+        for (int i = 0; i < in.length; i++) {
+            out[i] = weight[i] * (in[i] * inv);
+        }
+    }
+
+    private static void add(float[] into, float[] v) {
+        for (int i = 0; i < into.length; i++) {
+            into[i] += v[i];
+        }
+    }
+
+    /** The logits of every position of a token sequence, from position 0 (the decoder is reset first). */
+    public float[][] logits(int[] tokens) {
+        reset();
+        List<float[]> rows = new ArrayList<>();
+        for (int t : tokens) {
+            rows.add(forward(t).clone());
+        }
+        return rows.toArray(float[][]::new);
+    }
+
+    @Override
+    public void close() {
+        parallel.close();
+        transposed.close();
+    }
+}

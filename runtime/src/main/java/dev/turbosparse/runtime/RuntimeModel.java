@@ -1,0 +1,79 @@
+package dev.turbosparse.runtime;
+
+import dev.turbosparse.model.config.ModelConfig;
+
+import java.util.List;
+
+/**
+ * A Mistral or Mixtral model as the runtime holds it: matrices where the file maps them (nothing copied but the
+ * norms), and how the file arranges them.
+ *
+ * @param rope how q and k rows are ordered within a head: HF's rotate-half order, or llama.cpp's interleaved pairs
+ *     (GGUF files); the runtime rotates each the way its rows are stored
+ * @param embeddings (vocab, hidden)
+ * @param lmHead (vocab, hidden): the embeddings when they are tied
+ * @param sparseThreshold a neuron is predicted active when its predictor score reaches it
+ * @param source what the weights were read from, for messages
+ * @param closer releases the mapped files
+ */
+public record RuntimeModel(ModelConfig config, Rope rope, Matrix embeddings, List<Layer> layers, float[] norm,
+        Matrix lmHead, float sparseThreshold, String source, AutoCloseable closer) implements AutoCloseable {
+
+    /** The order of q/k rows within each head. */
+    public enum Rope {
+        /** HF's: dimension i pairs with i + headDim/2 */
+        HALF,
+        /** llama.cpp's (GGUF): dimension 2i pairs with 2i + 1 */
+        INTERLEAVED
+    }
+
+    /** A low-rank activation predictor: score = fc2 · relu(fc1 · residual). fc1 (rank, hidden), fc2 (intermediate, rank). */
+    public record Predictor(Matrix fc1, Matrix fc2) {}
+
+    /**
+     * One gated FFN (a layer's, or an expert's): gate and up (intermediate, hidden), the down projection as stored,
+     * row-major (hidden, intermediate) and/or neuron-major (intermediate, hidden), and its predictor if it has one.
+     */
+    public record Ffn(Matrix gate, Matrix up, Matrix down, Matrix downT, Predictor predictor) {
+        public Ffn {
+            if (down == null && downT == null) {
+                throw new IllegalArgumentException(gate.name() + ": an FFN needs its down projection");
+            }
+        }
+    }
+
+    /**
+     * One decoder layer: RMSNorm weights, the attention projections q (heads·headDim, hidden), k and v
+     * (kvHeads·headDim, hidden), o (hidden, heads·headDim), and the FFN: one, or the experts with their router
+     * (experts, hidden).
+     */
+    public record Layer(float[] inputNorm, Matrix q, Matrix k, Matrix v, Matrix o, float[] postNorm, Matrix router,
+            List<Ffn> experts) {}
+
+    /** Whether every FFN carries a predictor. */
+    public boolean hasPredictors() {
+        return layers.stream().allMatch(l -> l.experts().stream().allMatch(f -> f.predictor() != null));
+    }
+
+    /** Bytes of all weight matrices, as stored. */
+    public long weightBytes() {
+        long sum = embeddings.bytes() + (lmHead == embeddings ? 0 : lmHead.bytes());
+        for (Layer l : layers) {
+            sum += l.q().bytes() + l.k().bytes() + l.v().bytes() + l.o().bytes()
+                    + (l.router() == null ? 0 : l.router().bytes());
+            for (Ffn f : l.experts()) {
+                sum += f.gate().bytes() + f.up().bytes() + (f.down() != null ? f.down() : f.downT()).bytes();
+            }
+        }
+        return sum;
+    }
+
+    @Override
+    public void close() {
+        try {
+            closer.close();
+        } catch (Exception e) {
+            throw new IllegalStateException(source + ": could not be released: " + e.getMessage(), e);
+        }
+    }
+}
