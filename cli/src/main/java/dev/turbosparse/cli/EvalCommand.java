@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.turbosparse.data.fs.Fs;
-import dev.turbosparse.eval.sparsity.HeldoutData;
+import dev.turbosparse.data.mixture.DomainRows;
 import dev.turbosparse.eval.tasks.EvalResults;
 import dev.turbosparse.eval.tasks.TaskRunner;
 import dev.turbosparse.eval.tasks.Tasks;
@@ -126,13 +126,13 @@ final class EvalCommand implements Callable<Integer> {
                 throw new Cli.UserError(tok.file() + ": the tokenizer has " + tok.vocabSize() + " tokens, but "
                         + source.path() + " has vocab_size " + config.vocabSize() + "; they do not belong together");
             }
-            List<HeldoutData.Domain> domains = data == null ? List.of()
-                    : HeldoutData.read(data, sources, maxTokens, tok.file(), config.vocabSize(), Fs.configuration());
+            List<DomainRows.Domain> domains = data == null ? List.of()
+                    : DomainRows.heldout(data, sources, maxTokens, tok.file(), config.vocabSize(), Fs.configuration());
             TaskRunner.Options options = new TaskRunner.Options(0, limit, seed, batch);
             EvalResults results = new EvalResults(source.path().toString(), options);
             StringBuilder summary = new StringBuilder();
             try (NDManager manager = NDManager.newBaseManager(); CausalLM lm = source.load(manager)) {
-                for (HeldoutData.Domain d : domains) {
+                for (DomainRows.Domain d : domains) {
                     double loss;
                     try (Progress bar = Progress.count("perplexity " + d.name(), d.rows(), "sequences")) {
                         loss = LmLoss.meanOverRows(lm, new ParameterStore(manager, false), d.tokens(), d.rows(),

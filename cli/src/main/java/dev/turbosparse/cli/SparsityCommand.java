@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.turbosparse.data.fs.Fs;
 import dev.turbosparse.eval.sparsity.ActivationFrequencies;
-import dev.turbosparse.eval.sparsity.HeldoutData;
+import dev.turbosparse.data.mixture.DomainRows;
 import dev.turbosparse.eval.sparsity.NeuronProfile;
 import dev.turbosparse.eval.sparsity.SparsityProfiler;
 import dev.turbosparse.eval.sparsity.SparsityReport;
@@ -108,7 +108,7 @@ final class SparsityCommand implements Callable<Integer> {
         Models.ModelPath source = Models.resolve(model);
         ModelConfig config = source.config();
         // every input is checked before the model loads (minutes, for a large one)
-        List<HeldoutData.Domain> read = List.of();
+        List<DomainRows.Domain> read = List.of();
         double[] targets = null;
         if (input.tokens != null) {
             if (input.tokens.length == 0) {
@@ -123,7 +123,7 @@ final class SparsityCommand implements Callable<Integer> {
                 throw new Cli.UserError(source.path() + ": has no " + Tokenizer.FILE_NAME + " to check the data's"
                         + " tokenizer against");
             }
-            read = HeldoutData.read(input.data, sources, maxTokens, tokenizer, config.vocabSize(),
+            read = DomainRows.heldout(input.data, sources, maxTokens, tokenizer, config.vocabSize(),
                     Fs.configuration());
             if (curve != null) {
                 targets = curve.clone();
@@ -143,7 +143,7 @@ final class SparsityCommand implements Callable<Integer> {
                 int[] ids = java.util.Arrays.stream(input.tokens).mapToInt(Math::toIntExact).toArray();
                 SparsityProfiler.profile(lm, ids, 1, ids.length, 1, all, null);
             } else {
-                for (HeldoutData.Domain d : read) {
+                for (DomainRows.Domain d : read) {
                     NeuronProfile p = SparsityProfiler.emptyProfile(lm);
                     long total = (long) d.rows() * (d.width() - 1);
                     try (Progress bar = Progress.count("profile " + d.name(), total, "tokens")) {

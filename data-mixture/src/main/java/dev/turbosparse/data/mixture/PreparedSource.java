@@ -67,11 +67,15 @@ public final class PreparedSource {
 
     /** The held-out sequences, in order, at most {@code max} of them; row-major, {@link #width()} tokens each. */
     public int[] heldout(int max) {
-        int n = (int) Math.min(max, manifest.heldout().sequences());
+        return rows(heldoutShards(), (int) Math.min(max, manifest.heldout().sequences()));
+    }
+
+    /** The first {@code n} sequences of the shards, in order; row-major, {@link #width()} tokens each. */
+    public int[] rows(List<Manifest.Shard> shards, int n) {
         int width = width();
         int[] out = new int[Math.multiplyExact(n, width)];
         int row = 0;
-        for (Manifest.Shard shard : heldoutShards()) {
+        for (Manifest.Shard shard : shards) {
             if (row >= n) {
                 break;
             }

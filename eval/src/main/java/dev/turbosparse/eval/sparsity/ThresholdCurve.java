@@ -1,6 +1,7 @@
 package dev.turbosparse.eval.sparsity;
 
 import ai.djl.training.ParameterStore;
+import dev.turbosparse.data.mixture.DomainRows;
 import dev.turbosparse.model.nn.CausalLM;
 import dev.turbosparse.model.nn.LmLoss;
 import java.util.ArrayList;
@@ -52,15 +53,15 @@ public final class ThresholdCurve {
      * @throws IllegalArgumentException if a source has fewer than 2 held-out rows to split, or a target is outside
      *     (0, 1)
      */
-    public static List<Point> run(CausalLM model, List<HeldoutData.Domain> domains, double[] targets, int batch,
+    public static List<Point> run(CausalLM model, List<DomainRows.Domain> domains, double[] targets, int batch,
             Consumer<String> progress) {
         check(domains, targets);
         MagnitudeHistogram histogram = new MagnitudeHistogram(model.config().numHiddenLayers(),
                 model.config().numExperts());
-        List<HeldoutData.Domain> evaluation = new ArrayList<>();
-        for (HeldoutData.Domain d : domains) {
+        List<DomainRows.Domain> evaluation = new ArrayList<>();
+        for (DomainRows.Domain d : domains) {
             int half = (d.rows() + 1) / 2;
-            HeldoutData.Domain calibration = d.slice(0, half);
+            DomainRows.Domain calibration = d.slice(0, half);
             SparsityProfiler.profile(model, calibration.inputs(), calibration.rows(), d.width() - 1, batch,
                     histogram, null);
             evaluation.add(d.slice(half, d.rows()));
@@ -80,13 +81,13 @@ public final class ThresholdCurve {
      *
      * @throws IllegalArgumentException naming the target or the source
      */
-    public static void check(List<HeldoutData.Domain> domains, double[] targets) {
+    public static void check(List<DomainRows.Domain> domains, double[] targets) {
         for (double t : targets) {
             if (!(t > 0 && t < 1)) {
                 throw new IllegalArgumentException("sparsity targets lie between 0 and 1, got " + t);
             }
         }
-        for (HeldoutData.Domain d : domains) {
+        for (DomainRows.Domain d : domains) {
             if (d.rows() < 2) {
                 throw new IllegalArgumentException("source '" + d.name() + "' has " + d.rows() + " held-out sequence(s);"
                         + " the threshold curve needs at least 2 (half calibrate, half measure): raise --max-tokens"
@@ -95,13 +96,13 @@ public final class ThresholdCurve {
         }
     }
 
-    private static Point point(CausalLM model, List<HeldoutData.Domain> evaluation, double target,
+    private static Point point(CausalLM model, List<DomainRows.Domain> evaluation, double target,
             double[][] thresholds, int batch) {
         NeuronProfile profile = SparsityProfiler.emptyProfile(model);
         double[][] none = new double[profile.layers()][profile.experts()];
         Thresholds observer = new Thresholds(thresholds != null ? thresholds : none, profile);
         Map<String, Double> loss = new LinkedHashMap<>();
-        for (HeldoutData.Domain d : evaluation) {
+        for (DomainRows.Domain d : evaluation) {
             loss.put(d.name(), LmLoss.meanOverRows(model, new ParameterStore(model.manager(), false), d.tokens(),
                     d.rows(), d.width(), batch, observer));
         }

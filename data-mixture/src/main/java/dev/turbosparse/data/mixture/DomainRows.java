@@ -1,15 +1,16 @@
-package dev.turbosparse.eval.sparsity;
+package dev.turbosparse.data.mixture;
 
 import dev.turbosparse.data.DataException;
 import dev.turbosparse.data.fs.Fs;
-import dev.turbosparse.data.mixture.PreparedSource;
 import dev.turbosparse.data.prepare.Manifest;
 import dev.turbosparse.model.io.InputException;
 import dev.turbosparse.model.tokenizer.Tokenizer;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
+
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -18,15 +19,16 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 /**
- * The held-out sequences of prepared sources (a data folder of {@code prepare}, on any Hadoop file system): each
- * {@code seq_len + 1} tokens, of which the first {@code seq_len} are what a model is fed and measured on, and the
- * last {@code seq_len} the next tokens it is scored against.
+ * The sequences of prepared sources (a data folder of {@code prepare}, on any Hadoop file system), per source: the
+ * held-out ones (what evaluation and sparsity profiles measure) or the first training ones (what activation
+ * predictors learn from). Each is {@code seq_len + 1} tokens, of which the first {@code seq_len} are what a model is
+ * fed, and the last {@code seq_len} the next tokens it is scored against.
  */
-public final class HeldoutData {
+public final class DomainRows {
 
-    private static final Logger LOG = LogManager.getLogger(HeldoutData.class);
+    private static final Logger LOG = LogManager.getLogger(DomainRows.class);
 
-    /** One source's held-out sequences: {@code rows} of {@code width} tokens, row-major. */
+    /** One source's sequences: {@code rows} of {@code width} tokens, row-major. */
     public record Domain(String name, int[] tokens, int rows, int width) {
 
         /** The model's inputs: every row without its last token, row-major ({@code rows x (width - 1)}). */
@@ -45,19 +47,31 @@ public final class HeldoutData {
         }
     }
 
-    private HeldoutData() {}
+    /** Which sequences of a source. */
+    public enum Split {
+        HELDOUT, TRAINING
+    }
+
+    private DomainRows() {}
+
+    /** Up to {@code maxTokens} held-out tokens of each source (see {@link #read}). */
+    public static List<Domain> heldout(String dataUri, List<String> sources, long maxTokens,
+            java.nio.file.Path tokenizerJson, int vocabSize, Configuration conf) {
+        return read(Split.HELDOUT, dataUri, sources, maxTokens, tokenizerJson, vocabSize, conf);
+    }
 
     /**
-     * Reads up to {@code maxTokens} held-out tokens of each source.
+     * Reads up to {@code maxTokens} tokens of each source's split, in whole sequences, in the order the shards hold
+     * them.
      *
      * @param sources the sources to read, or empty for every source prepared under {@code dataUri}
      * @param tokenizerJson the model's tokenizer.json, which the data must have been prepared with; null to skip
      *     the check (a model without one)
      * @param vocabSize the model's vocabulary, which the data's ids must lie in
      * @throws DataException if a source is missing, was prepared with another tokenizer or a larger vocabulary, or
-     *     has no held-out data
+     *     has no sequences in the split
      */
-    public static List<Domain> read(String dataUri, List<String> sources, long maxTokens,
+    public static List<Domain> read(Split split, String dataUri, List<String> sources, long maxTokens,
             java.nio.file.Path tokenizerJson, int vocabSize, Configuration conf) {
         if (maxTokens <= 0) {
             throw new IllegalArgumentException("max tokens must be positive, got " + maxTokens);
@@ -69,27 +83,29 @@ public final class HeldoutData {
         List<Domain> out = new ArrayList<>();
         for (String name : names) {
             PreparedSource s = PreparedSource.open(fs, data, name);
-            s.manifest().tokenizer().requireReadableBy("source '" + name + "' (" + new Path(data, name) + ")", sha,
-                    String.valueOf(tokenizerJson), vocabSize);
-            long available = s.manifest().heldout().sequences();
+            String where = "source '" + name + "' (" + new Path(data, name) + ")";
+            s.manifest().tokenizer().requireReadableBy(where, sha, String.valueOf(tokenizerJson), vocabSize);
+            List<Manifest.Shard> shards = split == Split.HELDOUT ? s.heldoutShards() : s.trainShards();
+            long available = shards.stream().mapToLong(Manifest.Shard::sequences).sum();
             if (available == 0) {
-                throw new DataException("source '" + name + "' (" + new Path(data, name) + ") has no held-out"
-                        + " sequences: prepare it with a held-out share (heldout in the mixture definition)");
+                throw new DataException(where + (split == Split.HELDOUT
+                        ? " has no held-out sequences: prepare it with a held-out share (heldout in the mixture"
+                                + " definition)" : " has no training sequences"));
             }
             int length = s.manifest().seqLen();
             long wanted = (maxTokens + length - 1) / length;
             if (wanted > available) {
-                LOG.warn("source '{}' has {} held-out tokens, fewer than the {} asked for: measuring all of them",
-                        name, available * length, maxTokens);
+                LOG.warn("source '{}' has {} {} tokens, fewer than the {} asked for: reading all of them", name,
+                        available * length, split == Split.HELDOUT ? "held-out" : "training", maxTokens);
             }
             int rows = (int) Math.min(wanted, available);
-            out.add(new Domain(name, s.heldout(rows), rows, s.width()));
+            out.add(new Domain(name, s.rows(shards, rows), rows, s.width()));
         }
         return out;
     }
 
     /** The sources under a data folder: its sub-folders that hold a manifest, by name. */
-    static List<String> preparedSources(FileSystem fs, Path data) {
+    public static List<String> preparedSources(FileSystem fs, Path data) {
         List<String> names = new ArrayList<>();
         try {
             for (FileStatus st : fs.listStatus(data)) {
