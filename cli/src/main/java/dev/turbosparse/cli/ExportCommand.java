@@ -5,6 +5,7 @@ import dev.turbosparse.eval.export.GgufExporter;
 import dev.turbosparse.eval.export.GgufVocab;
 import dev.turbosparse.eval.export.HfExporter;
 import dev.turbosparse.eval.export.NeuronOrder;
+import dev.turbosparse.model.gguf.GgmlType;
 import dev.turbosparse.model.gguf.LlamaGguf;
 import dev.turbosparse.model.io.AtomicFiles;
 import dev.turbosparse.model.safetensors.DType;
@@ -44,7 +45,8 @@ final class ExportCommand implements Callable<Integer> {
     Format format;
 
     @Option(names = "--dtype", defaultValue = "auto", paramLabel = "TYPE",
-            description = "f32, f16, bf16, or auto: the checkpoint's torch_dtype (default: ${DEFAULT-VALUE}).")
+            description = "f32, f16, bf16, or auto: the checkpoint's torch_dtype (default: ${DEFAULT-VALUE}); for gguf"
+                + " also q8_0 and q4_0 (every matrix quantized as ggml's reference quantizer does, norms in f32).")
     String dtype;
 
     @Option(names = "--reorder", paramLabel = "FILE",
@@ -55,10 +57,11 @@ final class ExportCommand implements Callable<Integer> {
             description = "With --format gguf: write the sparse GGUF of a dReLU or ReGLU model (docs/EVAL.md).")
     boolean sparse;
 
-    @Option(names = "--sparse-threshold", defaultValue = "0", paramLabel = "T",
+    @Option(names = "--sparse-threshold", paramLabel = "T",
             description = "With --sparse and predictors: powerinfer.sparse_threshold, the fc2 score from which a neuron"
-                + " is predicted active (default: ${DEFAULT-VALUE}, PowerInfer's).")
-    float sparseThreshold;
+                + " is predicted active (default: the checkpoint's sparse_threshold, which `predictors` writes, else 0,"
+                + " PowerInfer's).")
+    Float sparseThreshold;
 
     @Option(names = "--shard-size", defaultValue = "5000000000", paramLabel = "BYTES",
             description = "With --format hf: the largest weight file before sharding (default: ${DEFAULT-VALUE}).")
@@ -86,14 +89,14 @@ final class ExportCommand implements Callable<Integer> {
         if (sparse && format != Format.gguf) {
             throw new Cli.UserError("--sparse goes with --format gguf");
         }
-        if (!Float.isFinite(sparseThreshold)) {
+        if (sparseThreshold != null && !Float.isFinite(sparseThreshold)) {
             throw new Cli.UserError("--sparse-threshold must be a finite number, got " + sparseThreshold);
         }
         if (shardSize < 1) {
             throw new Cli.UserError("--shard-size must be positive, got " + shardSize);
         }
         try (ExportSource source = ExportSource.open(folder)) {
-            DType type = dtype(source);
+            String type = typeName(source);
             LlamaGguf.Kind kind = sparse ? LlamaGguf.Kind.SPARSE : LlamaGguf.Kind.DENSE;
             if (format == Format.gguf) {
                 GgufExporter.check(source.config(), folder, kind);
@@ -103,9 +106,16 @@ final class ExportCommand implements Callable<Integer> {
                 // written beside the target, then moved into place: --out appears complete or not at all
                 Path staging = out.toAbsolutePath().resolveSibling("." + out.getFileName() + ".partial");
                 AtomicFiles.deleteTree(staging);
+                DType dtype = switch (type) {
+                    case "f32" -> DType.F32;
+                    case "f16" -> DType.F16;
+                    case "bf16" -> DType.BF16;
+                    default -> throw new Cli.UserError("--dtype " + type + " is for GGUF; Hugging Face safetensors hold"
+                            + " f32, f16 or bf16");
+                };
                 try (Progress bar = Progress.bytes("export " + folder.getFileName() + " as hf " + type,
-                        HfExporter.bytes(source, type))) {
-                    HfExporter.export(source, order, type, shardSize, staging,
+                        HfExporter.bytes(source, dtype))) {
+                    HfExporter.export(source, order, dtype, shardSize, staging,
                             reorder == null ? null : "hot-first by " + reorder.getFileName(), bar::stepTo);
                 } catch (RuntimeException | java.io.IOException e) {
                     AtomicFiles.deleteTree(staging);
@@ -122,19 +132,34 @@ final class ExportCommand implements Callable<Integer> {
                     LOG.warn("{}: no tokenizer.json; the GGUF file gets no vocabulary (tokenizer.ggml.model = none)",
                             folder);
                 }
+                GgmlType ggml = GgmlType.byName(type);
                 try (Progress bar = Progress.bytes("export " + folder.getFileName() + " as " + (sparse ? "sparse " : "")
-                        + "gguf " + type, GgufExporter.bytes(source, type, kind))) {
-                    GgufExporter.export(source, order, type, vocab, kind, sparseThreshold, out, bar::stepTo);
+                        + "gguf " + type, GgufExporter.bytes(source, ggml, kind))) {
+                    GgufExporter.export(source, order, ggml, vocab, kind, threshold(source), out, bar::stepTo);
                 }
             }
             System.out.println(String.format(Locale.ROOT, "%s: %s%s, %s%s (%,d bytes)", out, sparse ? "sparse " : "",
-                    format, type,
+                    format, type.toUpperCase(Locale.ROOT),
                     order == null ? "" : ", neurons hot-first", size(out)));
         }
         return 0;
     }
 
-    private DType dtype(ExportSource source) {
+    /** --sparse-threshold, else the checkpoint's {@code sparse_threshold}, else 0. */
+    private float threshold(ExportSource source) {
+        if (sparseThreshold != null) {
+            return sparseThreshold;
+        }
+        var own = source.config().extra().get("sparse_threshold");
+        if (own != null && !own.isNumber()) {
+            throw new Cli.UserError(source.folder().resolve("config.json") + ": field 'sparse_threshold' must be a"
+                    + " number, got " + own);
+        }
+        return own == null ? 0f : own.floatValue();
+    }
+
+    /** The --dtype asked for, auto resolved by the checkpoint's torch_dtype: f32, f16, bf16, q8_0 or q4_0. */
+    private String typeName(ExportSource source) {
         String d = dtype.toLowerCase(Locale.ROOT);
         if (d.equals("auto")) {
             String torch = source.config().torchDtype();
@@ -144,12 +169,10 @@ final class ExportCommand implements Callable<Integer> {
                 default -> "f32";
             };
         }
-        return switch (d) {
-            case "f32" -> DType.F32;
-            case "f16" -> DType.F16;
-            case "bf16" -> DType.BF16;
-            default -> throw new Cli.UserError("--dtype must be f32, f16, bf16 or auto, got '" + dtype + "'");
-        };
+        if (!java.util.List.of("f32", "f16", "bf16", "q8_0", "q4_0").contains(d)) {
+            throw new Cli.UserError("--dtype must be f32, f16, bf16, q8_0, q4_0 or auto, got '" + dtype + "'");
+        }
+        return d;
     }
 
     private static long size(Path p) throws java.io.IOException {

@@ -8,8 +8,6 @@ import dev.turbosparse.model.gguf.GgufWriter;
 import dev.turbosparse.model.gguf.LlamaGguf;
 import dev.turbosparse.model.gguf.Transpose;
 import dev.turbosparse.model.io.InputException;
-import dev.turbosparse.model.safetensors.DType;
-import dev.turbosparse.model.safetensors.TensorSources;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -45,23 +43,26 @@ public final class GgufExporter {
 
     private GgufExporter() {}
 
-    /** GGUF's {@code general.file_type} of a dtype ({@code llama_ftype}: all F32, mostly F16, mostly BF16). */
-    static int fileType(DType dtype) {
-        return switch (dtype) {
+    /** GGUF's {@code general.file_type} of a type ({@code llama_ftype}: all F32, mostly F16, Q4_0, Q8_0, BF16). */
+    static int fileType(GgmlType type) {
+        return switch (type) {
             case F32 -> 0;
             case F16 -> 1;
+            case Q4_0 -> 2;
+            case Q8_0 -> 7;
             case BF16 -> 32;
-            default -> throw new IllegalArgumentException("GGUF export writes f32, f16 or bf16, not " + dtype);
         };
     }
 
-    static GgmlType ggmlType(DType dtype) {
-        return switch (dtype) {
-            case F32 -> GgmlType.F32;
-            case F16 -> GgmlType.F16;
-            case BF16 -> GgmlType.BF16;
-            default -> throw new IllegalArgumentException("GGUF export writes f32, f16 or bf16, not " + dtype);
-        };
+    /**
+     * The type a tensor is stored in: 1-D tensors (norms) in F32, matrices in the export's type, or in F16 where
+     * their rows are not whole blocks of a quantized type (as llama.cpp's quantizer falls back).
+     */
+    static GgmlType stored(long[] shape, GgmlType type) {
+        if (shape.length == 1) {
+            return GgmlType.F32;
+        }
+        return shape[shape.length - 1] % type.blockElements() == 0 ? type : GgmlType.F16;
     }
 
     /** Refuses a model that a file of this kind cannot hold: dense is SwiGLU, sparse is dReLU or ReGLU. */
@@ -87,7 +88,7 @@ public final class GgufExporter {
      * @param sparseThreshold with predictors in a sparse file: {@link LlamaGguf#SPARSE_THRESHOLD}
      * @param progress told the bytes of tensor data written so far, or null
      */
-    public static void export(ExportSource source, NeuronOrder order, DType dtype, GgufVocab vocab,
+    public static void export(ExportSource source, NeuronOrder order, GgmlType type, GgufVocab vocab,
             LlamaGguf.Kind kind, float sparseThreshold, Path out, LongConsumer progress) throws IOException {
         ModelConfig c = source.config();
         check(c, source.folder(), kind);
@@ -100,9 +101,10 @@ public final class GgufExporter {
             LOG.warn("{}: the model has no predictors: turbosparse's runtime runs this sparse file (dense and exact"
                     + " modes), PowerInfer refuses it (it needs blk.N.fc1/fc2)", source.folder());
         }
-        if (sparse && dtype != DType.F16) {
-            LOG.warn("{}: PowerInfer's CPU kernels read ffn_down_t as F16 whatever its type: this {} file runs in"
-                    + " turbosparse, and in PowerInfer only when exported with --dtype f16", source.folder(), dtype);
+        if (sparse && type != GgmlType.F16) {
+            LOG.warn("{}: PowerInfer's CPU kernels read ffn_down_t as F16 whatever its type (Q4_0 has a kernel of its"
+                    + " own, not checked here): this {} file runs in turbosparse, and in PowerInfer when exported with"
+                    + " --dtype f16", source.folder(), type);
         }
         if (!sparse && window) {
             LOG.warn("{}: sliding_window {} is not stored: llama.cpp's llama architecture attends to the whole context,"
@@ -113,7 +115,7 @@ public final class GgufExporter {
         GgufWriter w = new GgufWriter(sparse ? GgufFile.POWERINFER_MAGIC : GgufFile.MAGIC);
         w.putString("general.architecture", arch);
         w.putString("general.name", source.folder().toAbsolutePath().getFileName().toString());
-        w.putUint32("general.file_type", fileType(dtype));
+        w.putUint32("general.file_type", fileType(type));
         String p = arch + ".";
         w.putUint32(p + "vocab_size", c.vocabSize());
         w.putUint32(p + "context_length", c.maxPositionEmbeddings());
@@ -144,7 +146,7 @@ public final class GgufExporter {
         } else {
             w.putString("tokenizer.ggml.model", "none");
         }
-        addTensors(w, source, order, dtype, kind, progress);
+        addTensors(w, source, order, type, kind, progress);
         w.write(out);
     }
 
@@ -152,7 +154,7 @@ public final class GgufExporter {
      * Adds every tensor under its GGUF name, experts stacked: one GGUF tensor per name of the kind's table, in the
      * order of its first HF tensor. Dense files leave the predictors out.
      */
-    static void addTensors(GgufWriter w, ExportSource source, NeuronOrder order, DType dtype, LlamaGguf.Kind kind,
+    static void addTensors(GgufWriter w, ExportSource source, NeuronOrder order, GgmlType type, LlamaGguf.Kind kind,
             LongConsumer progress) {
         ModelConfig c = source.config();
         Map<String, List<ExportSource.Tensor>> byName = new LinkedHashMap<>();
@@ -174,8 +176,8 @@ public final class GgufExporter {
             ExportSource.Tensor first = parts.getFirst();
             LlamaGguf.Layout layout = locations.get(e.getKey()).layout();
             long[] shape = LlamaGguf.ggufShape(locations.get(e.getKey()), first.shape(), c);
-            DType stored = shape.length == 1 ? DType.F32 : dtype;
-            w.tensor(e.getKey(), shape, ggmlType(stored), ch -> {
+            GgmlType stored = stored(shape, type);
+            w.tensor(e.getKey(), shape, stored, ch -> {
                 for (ExportSource.Tensor t : parts) {
                     try (Arena arena = Arena.ofConfined()) {
                         MemorySegment f32 = arena.allocate(t.numel() * 4, 64);
@@ -188,9 +190,9 @@ public final class GgufExporter {
                             Transpose.f32(f32, t.shape()[0], t.shape()[1], neuronMajor);
                             f32 = neuronMajor;
                         }
-                        TensorSources.fromFloat32(f32, t.numel(), stored).writeTo(ch);
+                        stored.fromFloat32(f32, t.numel()).writeTo(ch);
                     }
-                    done[0] += t.numel() * stored.bytes();
+                    done[0] += stored.bytesFor(t.numel());
                     if (progress != null) {
                         progress.accept(done[0]);
                     }
@@ -207,10 +209,12 @@ public final class GgufExporter {
     }
 
     /** Bytes of tensor data an export writes (for progress). */
-    public static long bytes(ExportSource source, DType dtype, LlamaGguf.Kind kind) {
+    public static long bytes(ExportSource source, GgmlType type, LlamaGguf.Kind kind) {
         ModelConfig c = source.config();
-        long lmHeadCopy = kind == LlamaGguf.Kind.SPARSE && c.tieWordEmbeddings() ? (long) c.vocabSize() * c.hiddenSize() : 0;
-        return tensors(source, kind).stream()
-                .mapToLong(t -> t.numel() * (t.shape().length == 1 ? 4 : dtype.bytes())).sum() + lmHeadCopy * dtype.bytes();
+        long[] head = {c.vocabSize(), c.hiddenSize()};
+        long lmHeadCopy = kind == LlamaGguf.Kind.SPARSE && c.tieWordEmbeddings()
+                ? stored(head, type).bytesFor(head[0] * head[1]) : 0;
+        return tensors(source, kind).stream().mapToLong(t -> stored(t.shape(), type).bytesFor(t.numel())).sum()
+                + lmHeadCopy;
     }
 }

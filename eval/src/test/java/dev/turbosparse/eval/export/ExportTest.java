@@ -15,6 +15,7 @@ import dev.turbosparse.eval.sparsity.NeuronProfile;
 import dev.turbosparse.eval.sparsity.SparsityProfiler;
 import dev.turbosparse.model.HfCheckpoint;
 import dev.turbosparse.model.config.ConfigIO;
+import dev.turbosparse.model.gguf.GgmlType;
 import dev.turbosparse.model.gguf.GgufFile;
 import dev.turbosparse.model.gguf.LlamaGguf;
 import dev.turbosparse.model.io.InputException;
@@ -80,7 +81,7 @@ class ExportTest {
     void denseGgufTensorsEqualLlamaCppsConverterBitForBit(String name) throws IOException {
         Path out = tmp.resolve(name + ".gguf");
         try (ExportSource source = ExportSource.open(parity(name))) {
-            GgufExporter.export(source, null, DType.F32, null, DENSE, 0f, out, null);
+            GgufExporter.export(source, null, GgmlType.F32, null, DENSE, 0f, out, null);
         }
         try (GgufFile ours = GgufFile.open(out); GgufFile theirs = GgufFile.open(parity(name).resolve("model.f32.gguf"))) {
             assertEquals(theirs.tensors().keySet(), ours.tensors().keySet());
@@ -103,7 +104,7 @@ class ExportTest {
     @Test
     void aDreluModelIsNotWrittenAsLlamaArchitecture() {
         try (ExportSource source = ExportSource.open(parity("mistral-drelu"))) {
-            InputException e = assertThrows(InputException.class, () -> GgufExporter.export(source, null, DType.F32,
+            InputException e = assertThrows(InputException.class, () -> GgufExporter.export(source, null, GgmlType.F32,
                     null, DENSE, 0f, tmp.resolve("x.gguf"), null));
             assertTrue(e.getMessage().contains("dReLU") && e.getMessage().contains("--sparse"), e.getMessage());
         }
@@ -152,7 +153,7 @@ class ExportTest {
     void reorderedGgufExportLoadsWithTheSameLogits() throws IOException {
         Path out = tmp.resolve("mixtral-reordered.gguf");
         try (ExportSource source = ExportSource.open(parity("mixtral"))) {
-            GgufExporter.export(source, randomOrder(2, 4, 192, 3), DType.F32, null, DENSE, 0f, out, null);
+            GgufExporter.export(source, randomOrder(2, 4, 192, 3), GgmlType.F32, null, DENSE, 0f, out, null);
         }
         try (NDManager m = NDManager.newBaseManager(); CausalLM before = HfCheckpoint.load(parity("mixtral"), m);
                 CausalLM after = LlamaGguf.load(out, m, null)) {
@@ -258,7 +259,7 @@ class ExportTest {
         Path model = Path.of(System.getProperty("turbosparse.models", "../models")).resolve("tiny-mistral-swiglu");
         Path out = tmp.resolve("tiny.gguf");
         try (ExportSource source = ExportSource.open(model)) {
-            GgufExporter.export(source, null, DType.F32, GgufVocab.read(model, source.config()), DENSE, 0f, out, null);
+            GgufExporter.export(source, null, GgmlType.F32, GgufVocab.read(model, source.config()), DENSE, 0f, out, null);
         }
         try (GgufFile g = GgufFile.open(out)) {
             assertEquals("llama", g.getString("tokenizer.ggml.model"));

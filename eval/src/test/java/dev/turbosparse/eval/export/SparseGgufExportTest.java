@@ -17,11 +17,11 @@ import dev.turbosparse.activations.FfnActivation;
 import dev.turbosparse.model.HfCheckpoint;
 import dev.turbosparse.model.config.ConfigIO;
 import dev.turbosparse.model.config.ModelConfig;
+import dev.turbosparse.model.gguf.GgmlType;
 import dev.turbosparse.model.gguf.GgufFile;
 import dev.turbosparse.model.gguf.LlamaGguf;
 import dev.turbosparse.model.io.InputException;
 import dev.turbosparse.model.nn.CausalLM;
-import dev.turbosparse.model.safetensors.DType;
 import dev.turbosparse.model.safetensors.SafetensorsCheckpoint;
 import dev.turbosparse.runtime.Decoder;
 import dev.turbosparse.runtime.RuntimeLoader;
@@ -46,7 +46,7 @@ class SparseGgufExportTest {
 
     static Path export(Path model, NeuronOrder order, float threshold, Path out) throws IOException {
         try (ExportSource source = ExportSource.open(model)) {
-            GgufExporter.export(source, order, DType.F32, null, SPARSE, threshold, out, null);
+            GgufExporter.export(source, order, GgmlType.F32, null, SPARSE, threshold, out, null);
         }
         return out;
     }

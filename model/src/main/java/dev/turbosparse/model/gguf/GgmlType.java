@@ -1,6 +1,9 @@
 package dev.turbosparse.model.gguf;
 
 import dev.turbosparse.model.safetensors.DType;
+import dev.turbosparse.model.safetensors.SafetensorsWriter;
+
+import java.lang.foreign.Arena;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -96,6 +99,35 @@ public enum GgmlType {
                 }
             }
         }
+    }
+
+    /** The type of a name as a command line gives it: f32, f16, bf16, q8_0, q4_0 (any case); null if none. */
+    public static GgmlType byName(String name) {
+        for (GgmlType t : values()) {
+            if (t.name().equalsIgnoreCase(name)) {
+                return t;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * float32 values (little-endian, {@code count} of them, a whole number of blocks) written as this type, converted
+     * a chunk of 2^20 elements at a time.
+     */
+    public SafetensorsWriter.TensorSource fromFloat32(MemorySegment f32, long count) {
+        bytesFor(count);
+        return ch -> {
+            try (Arena arena = Arena.ofConfined()) {
+                long chunk = Math.min(1L << 20, Math.max(count, blockElements));
+                MemorySegment buf = arena.allocate(bytesFor(chunk));
+                for (long i = 0; i < count; i += chunk) {
+                    long n = Math.min(chunk, count - i);
+                    fromFloat32(f32.asSlice(i * 4, n * 4), buf, n);
+                    SafetensorsWriter.writeFully(ch, buf.asSlice(0, bytesFor(n)).asByteBuffer());
+                }
+            }
+        };
     }
 
     /**
