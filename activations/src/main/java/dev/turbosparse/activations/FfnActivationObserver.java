@@ -20,6 +20,14 @@ public interface FfnActivationObserver {
     void observe(int layer, int expert, NDArray intermediate);
 
     /**
+     * Sees a layer's FFN input before its RMSNorm: the residual stream after attention, what activation predictors
+     * read (TurboSparse, PowerInfer). The default ignores it.
+     *
+     * @param residual shape (batch, seq, hidden)
+     */
+    default void observeFfnInput(int layer, NDArray residual) {}
+
+    /**
      * Lets the observer change {@code h} before the down projection (and before {@link #observe} sees it), e.g. to
      * zero entries below a threshold; the default keeps it.
      *

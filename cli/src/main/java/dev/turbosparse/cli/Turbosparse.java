@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
 @Command(name = "turbosparse", mixinStandardHelpOptions = true, versionProvider = Turbosparse.Version.class,
         description = "Activation-sparse LLMs: dReLU continued pretraining, sparsity analysis, sparse decoding.",
         subcommands = {InspectCommand.class, LogitsCommand.class, GenerateCommand.class, InitCommand.class,
-            SwapCommand.class, PrepareCommand.class, MixtureCommand.class, TrainCommand.class, SparsityCommand.class,
+            SwapCommand.class, PrepareCommand.class, MixtureCommand.class, TrainCommand.class, PredictorsCommand.class, SparsityCommand.class,
             EvalCommand.class, ExportCommand.class, ReportCommand.class, PlotCommand.class, BenchCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "Run 'turbosparse help <command>' for a command's options."})

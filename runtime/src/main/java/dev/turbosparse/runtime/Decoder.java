@@ -79,6 +79,8 @@ public final class Decoder implements AutoCloseable {
     private final float[] routerLogits;
 
     private long bytesRead;
+    private long neuronsComputed;
+    private long neuronsTotal;
 
     /**
      * @param context the most positions this decoder holds (at most the model's max_position_embeddings)
@@ -187,8 +189,18 @@ public final class Decoder implements AutoCloseable {
         return bytesRead;
     }
 
+    /**
+     * The share of FFN neurons whose down row was read since the decoder was made (or {@link #resetCounters}):
+     * 1 in dense mode, 1 minus the FFN's sparsity in exact mode, the predicted share in predicted mode.
+     */
+    public double neuronShare() {
+        return neuronsTotal == 0 ? Double.NaN : (double) neuronsComputed / neuronsTotal;
+    }
+
     public void resetCounters() {
         bytesRead = 0;
+        neuronsComputed = 0;
+        neuronsTotal = 0;
     }
 
     /** Forgets the sequence: the next token is at position 0. */
@@ -343,6 +355,7 @@ public final class Decoder implements AutoCloseable {
     /** One FFN of the normed input {@code xb} (and the residual, for a predictor) into {@code out}. */
     private void ffn(RuntimeModel.Ffn f, Matrix neuronMajor, float[] out) {
         int inter = c.intermediateSize();
+        neuronsTotal += inter;
         int n;
         switch (mode) {
             case DENSE -> {
@@ -351,6 +364,7 @@ public final class Decoder implements AutoCloseable {
                 for (int i = 0; i < inter; i++) {
                     h[i] = act.apply(gate[i], up[i]);
                 }
+                neuronsComputed += inter;
                 if (f.down() != null) {
                     matVec(f.down(), h, out);
                 } else {
@@ -397,6 +411,7 @@ public final class Decoder implements AutoCloseable {
                 active[nonzero++] = i;
             }
         }
+        neuronsComputed += nonzero;
         down(neuronMajor, nonzero, out);
     }
 

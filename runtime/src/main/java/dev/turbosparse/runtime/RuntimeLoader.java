@@ -145,7 +145,13 @@ public final class RuntimeLoader {
                     return floats(length, dst -> st.readFloat32(hfName, dst));
                 }
             };
-            RuntimeModel m = build(config, w, RuntimeModel.Rope.HALF, rank, 0f, folder.toString(), st);
+            var threshold = config.extra().get("sparse_threshold");
+            if (threshold != null && !threshold.isNumber()) {
+                throw new ModelFormatException(folder.resolve(ConfigIO.FILE_NAME) + ": field 'sparse_threshold' must"
+                        + " be a number, got " + threshold);
+            }
+            RuntimeModel m = build(config, w, RuntimeModel.Rope.HALF, rank,
+                    threshold == null ? 0f : threshold.floatValue(), folder.toString(), st);
             ok = true;
             return m;
         } finally {

@@ -20,10 +20,12 @@ public final class DecoderLayer extends AbstractBlock {
     final RmsNorm postAttentionNorm;
     final Mlp mlp; // dense FFN, or null
     final SparseMoeBlock moe; // mixture of experts, or null
+    private final int layer;
     private final RotaryEmbedding rope;
     private final Integer slidingWindow;
 
     DecoderLayer(int layer, ModelConfig c, RotaryEmbedding rope) {
+        this.layer = layer;
         String prefix = "layers." + layer + ".";
         this.inputNorm = addChildBlock("inputNorm", new RmsNorm(prefix + "inputNorm", c.rmsNormEps()));
         this.attention = addChildBlock("attention", new Attention(prefix + "attention.", layer, c, rope));
@@ -43,6 +45,9 @@ public final class DecoderLayer extends AbstractBlock {
     /** x: (batch, seq, hidden) → (batch, seq, hidden). */
     NDArray forward(ForwardContext ctx, NDArray x) {
         NDArray h = x.add(attention.forward(ctx, inputNorm.forward(ctx.ps(), x, ctx.training())));
+        if (ctx.observer() != null) {
+            ctx.observer().observeFfnInput(layer, h);
+        }
         NDArray normed = postAttentionNorm.forward(ctx.ps(), h, ctx.training());
         NDArray ffn;
         if (moe != null) {
