@@ -2,11 +2,17 @@ package dev.turbosparse.cli;
 
 import ai.djl.ndarray.NDManager;
 
+import dev.turbosparse.model.config.ModelConfig;
 import dev.turbosparse.model.generate.DjlGenerator;
+import dev.turbosparse.model.generate.GenerationStats;
 import dev.turbosparse.model.generate.Sampler;
 import dev.turbosparse.model.nn.CausalLM;
 import dev.turbosparse.model.tokenizer.StreamingDecoder;
 import dev.turbosparse.model.tokenizer.Tokenizer;
+import dev.turbosparse.runtime.Decoder;
+import dev.turbosparse.runtime.RuntimeGenerator;
+import dev.turbosparse.runtime.RuntimeLoader;
+import dev.turbosparse.runtime.RuntimeModel;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -27,14 +33,30 @@ final class GenerateCommand implements Callable<Integer> {
 
     private static final Logger LOG = LogManager.getLogger(GenerateCommand.class);
 
-    enum Engine { djl }
+    enum Engine { djl, runtime }
 
-    @Option(names = "--engine", defaultValue = "djl", description = "Engine: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    enum Mode { dense, exact, predicted }
+
+    @Option(names = "--engine", defaultValue = "djl",
+            description = "Engine: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}): djl runs PyTorch through DJL in"
+                + " float32; runtime is the CPU decoding runtime on the file's own weights.")
     Engine engine;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR",
-            description = "Hugging Face checkpoint folder with tokenizer.json.")
+    @Option(names = "--mode", defaultValue = "dense",
+            description = "FFN mode of the runtime engine: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    Mode mode;
+
+    @Option(names = "--threads", paramLabel = "N",
+            description = "CPU threads of the runtime engine (default: the machine's cores).")
+    Integer threads;
+
+    @Option(names = "--model", required = true, paramLabel = "PATH",
+            description = "Hugging Face checkpoint folder with tokenizer.json, or a GGUF file (with --tokenizer).")
     Path model;
+
+    @Option(names = "--tokenizer", paramLabel = "DIR",
+            description = "The folder of tokenizer.json (default: the model's folder; needed for a GGUF file).")
+    Path tokenizerDir;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "The text to continue.")
     String prompt;
@@ -61,30 +83,65 @@ final class GenerateCommand implements Callable<Integer> {
         if (maxTokens < 1) {
             throw new Cli.UserError("--max-tokens must be at least 1, got " + maxTokens);
         }
-        Path folder = Models.checkpointFolder(model);
+        if (mode != Mode.dense && engine == Engine.djl) {
+            throw new Cli.UserError("--mode " + mode + " skips neurons, which the djl engine does not; use --engine"
+                    + " runtime");
+        }
+        Models.ModelPath source = Models.resolve(model);
+        if (source.gguf() && tokenizerDir == null) {
+            throw new Cli.UserError(model + ": a GGUF file; give --tokenizer DIR, the folder of its tokenizer.json");
+        }
+        Path tokenizerFolder = tokenizerDir != null ? tokenizerDir : source.path();
+        ModelConfig config = source.config();
         PrintStream out = Output.stdout();
-        try (Tokenizer tokenizer = Tokenizer.load(folder); NDManager manager = NDManager.newBaseManager();
-                CausalLM lm = new Models.ModelPath(folder, false).load(manager)) {
-            if (tokenizer.vocabSize() > lm.config().vocabSize()) {
-                throw new Cli.UserError(folder + ": tokenizer.json has " + tokenizer.vocabSize()
-                        + " tokens but config.json's vocab_size is " + lm.config().vocabSize());
+        try (Tokenizer tokenizer = Tokenizer.load(tokenizerFolder)) {
+            if (tokenizer.vocabSize() > config.vocabSize()) {
+                throw new Cli.UserError(tokenizerFolder + ": tokenizer.json has " + tokenizer.vocabSize()
+                        + " tokens but the model's vocab_size is " + config.vocabSize());
             }
             long[] ids = tokenizer.encode(prompt);
+            if (ids.length >= config.maxPositionEmbeddings()) {
+                throw new Cli.UserError("the prompt has " + ids.length + " tokens; the model's context holds "
+                        + config.maxPositionEmbeddings() + " positions (max_position_embeddings), with room for at"
+                        + " least one new token");
+            }
             StreamingDecoder decoder = new StreamingDecoder(tokenizer, ids);
             out.print(prompt);
             out.flush();
-            Integer eos = lm.config().eosTokenId() != null ? lm.config().eosTokenId() : tokenizer.eosId();
-            DjlGenerator.Stats stats = DjlGenerator.generate(lm, ids, maxTokens, sampler, eos, token -> {
-                out.print(decoder.add(token));
-                out.flush();
-            });
+            Integer eos = config.eosTokenId() != null ? config.eosTokenId() : tokenizer.eosId();
+            GenerationStats stats;
+            if (engine == Engine.runtime) {
+                int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+                int context = (int) Math.min(config.maxPositionEmbeddings(), (long) ids.length + maxTokens);
+                try (RuntimeModel m = RuntimeLoader.load(source.path());
+                        Decoder d = new Decoder(m, Decoder.Mode.valueOf(mode.name().toUpperCase(java.util.Locale.ROOT)),
+                                context, n, Float.NaN)) {
+                    int[] prompt = java.util.Arrays.stream(ids).mapToInt(l -> (int) l).toArray();
+                    stats = RuntimeGenerator.generate(d, prompt, maxTokens, sampler, eos, token -> {
+                        out.print(decoder.add(token));
+                        out.flush();
+                        return true;
+                    });
+                    if (mode != Mode.dense) {
+                        LOG.info("{} mode computed {}% of the FFN neurons", mode,
+                                String.format("%.1f", 100 * d.neuronShare()));
+                    }
+                }
+            } else {
+                try (NDManager manager = NDManager.newBaseManager(); CausalLM lm = source.load(manager)) {
+                    stats = DjlGenerator.generate(lm, ids, maxTokens, sampler, eos, token -> {
+                        out.print(decoder.add(token));
+                        out.flush();
+                    });
+                }
+            }
             out.println(decoder.flush());
             out.flush();
-            LOG.info("prompt {} tokens, prefill {} tok/s; generated {} tokens{}, decode {} tok/s ({} engine, {})",
+            LOG.info("prompt {} tokens, prefill {} tok/s; generated {} tokens{}, decode {} tok/s ({} engine{}, {})",
                     stats.promptTokens(), String.format("%.1f", stats.prefillTokensPerSecond()),
                     stats.generatedTokens(), stats.stoppedAtEos() ? " (stopped at EOS)" : "",
                     String.format("%.1f", stats.decodeTokensPerSecond()), engine,
-                    sampler.isGreedy() ? "greedy" : "sampled, seed " + seed);
+                    engine == Engine.runtime ? " " + mode : "", sampler.isGreedy() ? "greedy" : "sampled, seed " + seed);
         }
         return 0;
     }

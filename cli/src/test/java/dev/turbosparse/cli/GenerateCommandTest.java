@@ -46,11 +46,27 @@ class GenerateCommandTest {
     }
 
     @Test
-    void aGgufModelIsRefusedForItsMissingTokenizer() {
+    void aGgufModelNeedsItsTokenizer() {
         CliRun run = CliRun.of("generate", "--model", CliRun.parity("mistral").resolve("model.f32.gguf").toString(),
                 "--prompt", "x");
         assertEquals(1, run.exit());
-        assertTrue(run.errorLine().contains("a GGUF file; this command needs a Hugging Face checkpoint folder"), run.err());
+        assertTrue(run.errorLine().contains("a GGUF file; give --tokenizer DIR"), run.err());
+    }
+
+    @Test
+    void theRuntimeEngineGreedilyContinuesAsTheDjlEngineInDenseAndExactMode() {
+        CliRun djl = generate();
+        assertEquals(0, djl.exit(), djl.err());
+        for (String mode : new String[] {"dense", "exact"}) {
+            CliRun runtime = generate("--engine", "runtime", "--mode", mode, "--threads", "2");
+            assertEquals(0, runtime.exit(), runtime.err());
+            assertEquals(djl.out(), runtime.out(), mode + ": the same greedy tokens");
+            assertTrue(runtime.err().contains("runtime engine " + mode), runtime.err());
+        }
+        CliRun swiglu = CliRun.of("generate", "--model", CliRun.root().resolve("models/tiny-mistral-swiglu").toString(),
+                "--prompt", "x", "--engine", "runtime", "--mode", "exact");
+        assertEquals(1, swiglu.exit());
+        assertTrue(swiglu.errorLine().contains("SwiGLU, which has no such zeros"), swiglu.err());
     }
 
     @Test

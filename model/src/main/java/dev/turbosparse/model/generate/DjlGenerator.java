@@ -18,20 +18,6 @@ import java.util.function.LongPredicate;
  */
 public final class DjlGenerator {
 
-    /** What a generation did, for the tokens/s report. */
-    public record Stats(int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos,
-            boolean stoppedAtEos) {
-
-        public double prefillTokensPerSecond() {
-            return prefillNanos == 0 ? 0 : promptTokens * 1e9 / prefillNanos;
-        }
-
-        /** Tokens per second over the decode steps (the first generated token comes from the prefill). */
-        public double decodeTokensPerSecond() {
-            return decodeNanos == 0 || generatedTokens <= 1 ? 0 : (generatedTokens - 1) * 1e9 / decodeNanos;
-        }
-    }
-
     private DjlGenerator() {}
 
     /**
@@ -41,7 +27,7 @@ public final class DjlGenerator {
      * @param onToken told each new token as soon as it is chosen
      * @throws IllegalArgumentException if the prompt is empty or does not fit the model's context
      */
-    public static Stats generate(CausalLM model, long[] prompt, int maxNewTokens, Sampler sampler, Integer eosId,
+    public static GenerationStats generate(CausalLM model, long[] prompt, int maxNewTokens, Sampler sampler, Integer eosId,
             LongConsumer onToken) {
         return generate(model, prompt, maxNewTokens, sampler, eosId, (LongPredicate) t -> {
             onToken.accept(t);
@@ -53,7 +39,7 @@ public final class DjlGenerator {
      * As {@link #generate(CausalLM, long[], int, Sampler, Integer, LongConsumer)}, and stops as soon as
      * {@code onToken} returns false (a stop sequence seen, say).
      */
-    public static Stats generate(CausalLM model, long[] prompt, int maxNewTokens, Sampler sampler, Integer eosId,
+    public static GenerationStats generate(CausalLM model, long[] prompt, int maxNewTokens, Sampler sampler, Integer eosId,
             LongPredicate onToken) {
         int context = model.config().maxPositionEmbeddings();
         if (prompt.length == 0) {
@@ -101,6 +87,6 @@ public final class DjlGenerator {
                 next = new long[] {token};
             }
         }
-        return new Stats(prompt.length, generated, prefill, decode, eos);
+        return new GenerationStats(prompt.length, generated, prefill, decode, eos);
     }
 }
