@@ -5,6 +5,12 @@ import dev.turbosparse.data.fs.Fs;
 import dev.turbosparse.data.mixture.MixtureConfig;
 import dev.turbosparse.data.prepare.Preparer;
 import dev.turbosparse.model.tokenizer.Tokenizer;
+import dev.turbosparse.runtime.Decoder;
+import dev.turbosparse.runtime.RuntimeLoader;
+import dev.turbosparse.runtime.RuntimeModel;
+import dev.turbosparse.runtime.bench.Bandwidth;
+import dev.turbosparse.runtime.bench.BenchModel;
+import dev.turbosparse.runtime.bench.DecodeBenchmark;
 
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -20,7 +26,7 @@ import picocli.CommandLine.Option;
 /** {@code turbosparse bench}: measurements of the real code paths on this machine (docs/BENCHMARKS.md). */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure the real code paths on this machine; docs/BENCHMARKS.md records the figures.",
-        subcommands = {BenchCommand.Data.class})
+        subcommands = {BenchCommand.Data.class, BenchCommand.RuntimeBench.class, BenchCommand.Model.class})
 final class BenchCommand implements Runnable {
 
     @picocli.CommandLine.Spec
@@ -92,6 +98,156 @@ final class BenchCommand implements Runnable {
                     r.loadSeconds());
             o.printf("cores            %d%n", Runtime.getRuntime().availableProcessors());
             o.flush();
+            return 0;
+        }
+    }
+
+    /** {@code turbosparse bench runtime}: decoding speed of one model in every FFN mode, against the memory bandwidth. */
+    @Command(name = "runtime", mixinStandardHelpOptions = true,
+            description = {"Decode the same token sequence with the runtime in each FFN mode (dense, exact, predicted)"
+                + " on one model in one run, and measure the machine's memory read bandwidth in the same run.",
+                "Reports per mode: decode tokens/s, weight bytes read per token, the share of FFN neurons computed,"
+                    + " the bandwidth those make and its fraction of the measured one, and the speed-up over dense."})
+    static final class RuntimeBench implements Callable<Integer> {
+
+        @Option(names = "--model", required = true, paramLabel = "PATH", description = "A GGUF file or HF folder.")
+        Path model;
+
+        @Option(names = "--modes", defaultValue = "dense,exact,predicted", split = ",", paramLabel = "MODES",
+                description = "FFN modes to measure (default: ${DEFAULT-VALUE}; modes the model cannot run are left"
+                    + " out with a note).")
+        java.util.List<String> modes;
+
+        @Option(names = "--warmup", defaultValue = "4", description = "Tokens decoded first, not timed (default: ${DEFAULT-VALUE}).")
+        int warmup;
+
+        @Option(names = "--tokens", defaultValue = "16", description = "Tokens timed per mode (default: ${DEFAULT-VALUE}).")
+        int tokens;
+
+        @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: the machine's cores).")
+        Integer threads;
+
+        @Option(names = "--bandwidth-mb", defaultValue = "2048", paramLabel = "MB",
+                description = "Buffer read to measure the bandwidth (default: ${DEFAULT-VALUE}).")
+        long bandwidthMb;
+
+        @Option(names = "--seed", defaultValue = "1", description = "Seed of the token ids (default: ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Override
+        public Integer call() throws Exception {
+            int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+            if (n < 1 || tokens < 1 || warmup < 0 || bandwidthMb < 64) {
+                throw new Cli.UserError("--threads and --tokens must be at least 1, --warmup 0 or more,"
+                        + " --bandwidth-mb at least 64");
+            }
+            java.util.List<Decoder.Mode> wanted = new java.util.ArrayList<>();
+            for (String m : modes) {
+                try {
+                    wanted.add(Decoder.Mode.valueOf(m.trim().toUpperCase(Locale.ROOT)));
+                } catch (IllegalArgumentException e) {
+                    throw new Cli.UserError("--modes: '" + m + "' is not dense, exact or predicted");
+                }
+            }
+            PrintStream o = Output.stdout();
+            try (RuntimeModel m = RuntimeLoader.load(Models.resolve(model).path())) {
+                java.util.List<Decoder.Mode> run = new java.util.ArrayList<>();
+                for (Decoder.Mode mode : wanted) {
+                    boolean ok = mode == Decoder.Mode.DENSE || m.config().activation().zeroGateMeansZeroOutput()
+                            && (mode == Decoder.Mode.EXACT || m.hasPredictors());
+                    if (ok) {
+                        run.add(mode);
+                    } else {
+                        o.println("(" + mode.name().toLowerCase(Locale.ROOT) + " left out: the model "
+                                + (mode == Decoder.Mode.PREDICTED && m.config().activation().zeroGateMeansZeroOutput()
+                                        ? "has no predictors" : "is " + m.config().activation().paperName()) + ")");
+                    }
+                }
+                if (run.isEmpty()) {
+                    throw new Cli.UserError("none of --modes " + modes + " runs on " + model);
+                }
+                double bandwidth = Bandwidth.measure(bandwidthMb << 20, n, 5);
+                java.util.List<DecodeBenchmark.ModeResult> results;
+                try (Progress bar = Progress.count("bench runtime", (long) run.size() * (warmup + tokens), "tokens")) {
+                    long[] done = {0};
+                    results = DecodeBenchmark.run(m, run, warmup, tokens, n, seed, (mode, i, total) -> {
+                        bar.message(mode.name().toLowerCase(Locale.ROOT));
+                        bar.stepTo(++done[0]);
+                    });
+                }
+                o.printf(Locale.ROOT, "model            %s (%s, %,d MB of weights, %d threads)%n", model,
+                        m.config().activation().paperName(), m.weightBytes() >> 20, n);
+                o.printf(Locale.ROOT, "bandwidth        %.2f GB/s read (%d threads over %d MB, best of 5)%n",
+                        bandwidth / 1e9, n, bandwidthMb);
+                double dense = results.stream().filter(r -> r.mode() == Decoder.Mode.DENSE)
+                        .mapToDouble(DecodeBenchmark.ModeResult::tokensPerSecond).findFirst().orElse(Double.NaN);
+                for (DecodeBenchmark.ModeResult r : results) {
+                    o.printf(Locale.ROOT, "%-10s %8.2f tok/s  %8.1f MB/token  down rows %6.2f%%  %6.2f GB/s = %5.1f%% of"
+                            + " bandwidth%s%n", r.mode().name().toLowerCase(Locale.ROOT), r.tokensPerSecond(),
+                            r.bytesPerToken() / 1e6, 100 * r.neuronShare(), r.bytesPerSecond() / 1e9,
+                            100 * r.bytesPerSecond() / bandwidth, Double.isNaN(dense) || r.mode() == Decoder.Mode.DENSE
+                                    ? "" : String.format(Locale.ROOT, "  %.2fx dense", r.tokensPerSecond() / dense));
+                }
+            }
+            o.flush();
+            return 0;
+        }
+    }
+
+    /** {@code turbosparse bench model}: a random dReLU model of set FFN sparsity, with predictors, for benchmarks. */
+    @Command(name = "model", mixinStandardHelpOptions = true,
+            description = {"Write a random dReLU model (a config.json's shape) whose FFN sparsity is set: about 75% of"
+                + " a random dReLU FFN is zero for a token, and dead neurons (zero gate rows) add to it. Its"
+                + " predictors select a set share of the neurons, so that predicted mode computes that many: what"
+                + " speed depends on. Export it with `export --format gguf --sparse` for the runtime."})
+    static final class Model implements Callable<Integer> {
+
+        @Option(names = "--config", required = true, paramLabel = "FILE", description = "A dReLU config.json"
+                + " (e.g. configs/models/mistral-1b-proportions.json).")
+        Path config;
+
+        @Option(names = "--sparsity", required = true, paramLabel = "S",
+                description = "The FFN zero share aimed at, in [0.75, 1).")
+        double sparsity;
+
+        @Option(names = "--predicted", paramLabel = "P",
+                description = "The share of neurons the predictors select (default: 1.25 times the active share).")
+        Double predicted;
+
+        @Option(names = "--rank", defaultValue = "16", description = "The predictors' rank (default: ${DEFAULT-VALUE}).")
+        int rank;
+
+        @Option(names = "--dtype", defaultValue = "f16", description = "f32, f16 or bf16 (default: ${DEFAULT-VALUE}).")
+        String dtype;
+
+        @Option(names = "--seed", defaultValue = "1", description = "Seed of the weights (default: ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Option(names = "--out", required = true, paramLabel = "DIR", description = "The checkpoint folder to write.")
+        Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            if (Files.exists(out)) {
+                throw new Cli.UserError(out + ": exists; give another folder");
+            }
+            dev.turbosparse.model.config.ModelConfig c = dev.turbosparse.model.config.ConfigIO.read(config);
+            dev.turbosparse.model.safetensors.DType type = dev.turbosparse.model.safetensors.DType.parseWeightType(dtype);
+            double p = predicted != null ? predicted : Math.min(1, 1.25 * (1 - sparsity));
+            long bytes = dev.turbosparse.model.nn.HfWeightMap.entries(c).stream()
+                    .mapToLong(e -> e.numel() * type.bytes()).sum();
+            Path staging = out.toAbsolutePath().resolveSibling("." + out.getFileName() + ".partial");
+            dev.turbosparse.model.io.AtomicFiles.deleteTree(staging);
+            try (Progress bar = Progress.bytes("bench model " + out.getFileName(), bytes)) {
+                BenchModel.write(c, sparsity, p, rank, type, seed, staging, bar::stepTo);
+            } catch (RuntimeException | java.io.IOException e) {
+                dev.turbosparse.model.io.AtomicFiles.deleteTree(staging);
+                throw e;
+            }
+            Files.move(staging, out, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            Output.stdout().printf(Locale.ROOT, "%s: dReLU, %.0f%% FFN zeros aimed at, predictors selecting %.1f%%%n",
+                    out, 100 * sparsity, 100 * p);
+            Output.stdout().flush();
             return 0;
         }
     }

@@ -1,0 +1,49 @@
+package dev.turbosparse.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * bench model and bench runtime on the tiny config: the sparsity asked for is the sparsity exact mode meets, and every
+ * mode is measured against the bandwidth. (The figures themselves belong in docs/BENCHMARKS.md.)
+ */
+class BenchRuntimeCommandTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aBenchModelOfSetSparsityIsMeasuredInEveryMode() {
+        Path model = dir.resolve("bench-90");
+        CliRun r = CliRun.of("bench", "model", "--config", CliRun.root().resolve("configs/models/tiny-mistral-drelu.json")
+                .toString(), "--sparsity", "0.9", "--predicted", "0.2", "--out", model.toString());
+        assertEquals(0, r.exit(), r.err());
+        r = CliRun.of("bench", "runtime", "--model", model.toString(), "--tokens", "24", "--bandwidth-mb", "64",
+                "--threads", "2");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().matches("(?s).*bandwidth +\\d+\\.\\d+ GB/s.*"), r.out());
+        double exact = share(r.out(), "exact");
+        assertTrue(Math.abs(exact - 10) < 3, "exact reads the down rows of about 10% of the neurons: " + r.out());
+        double predicted = share(r.out(), "predicted");
+        assertTrue(predicted > 1 && predicted < 10, "of the 20% predicted, about a quarter are not zero: " + r.out());
+        assertEquals(100.0, share(r.out(), "dense"));
+        assertTrue(r.out().contains("x dense"), r.out());
+
+        CliRun bad = CliRun.of("bench", "model", "--config", CliRun.root().resolve("configs/models/tiny-mistral-drelu.json")
+                .toString(), "--sparsity", "0.5", "--out", dir.resolve("x").toString());
+        assertEquals(1, bad.exit());
+        assertTrue(bad.errorLine().contains("--sparsity must be in [0.75, 1)"), bad.errorLine());
+    }
+
+    private static double share(String out, String mode) {
+        Matcher m = Pattern.compile("(?m)^" + mode + " .* down rows +(\\d+\\.\\d+)%").matcher(out);
+        assertTrue(m.find(), mode + " in " + out);
+        return Double.parseDouble(m.group(1));
+    }
+}
