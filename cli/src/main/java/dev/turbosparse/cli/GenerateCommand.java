@@ -13,6 +13,7 @@ import dev.turbosparse.runtime.Decoder;
 import dev.turbosparse.runtime.RuntimeGenerator;
 import dev.turbosparse.runtime.RuntimeLoader;
 import dev.turbosparse.runtime.RuntimeModel;
+import dev.turbosparse.runtime.TokenDecoder;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -49,6 +50,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N",
             description = "CPU threads of the runtime engine (default: the machine's cores).")
     Integer threads;
+
+    @Option(names = "--device", defaultValue = "cpu",
+            description = "Device of the runtime engine: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    RuntimeEngine.DeviceName device;
 
     @Option(names = "--model", required = true, paramLabel = "PATH",
             description = "Hugging Face checkpoint folder with tokenizer.json, or a GGUF file (with --tokenizer).")
@@ -111,20 +116,18 @@ final class GenerateCommand implements Callable<Integer> {
             Integer eos = config.eosTokenId() != null ? config.eosTokenId() : tokenizer.eosId();
             GenerationStats stats;
             if (engine == Engine.runtime) {
-                int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
                 int context = (int) Math.min(config.maxPositionEmbeddings(), (long) ids.length + maxTokens);
                 try (RuntimeModel m = RuntimeLoader.load(source.path());
-                        Decoder d = new Decoder(m, Decoder.Mode.valueOf(mode.name().toUpperCase(java.util.Locale.ROOT)),
-                                context, n, Float.NaN)) {
+                        TokenDecoder d = RuntimeEngine.open(m, mode.name(), context, threads, device)) {
                     int[] prompt = java.util.Arrays.stream(ids).mapToInt(l -> (int) l).toArray();
                     stats = RuntimeGenerator.generate(d, prompt, maxTokens, sampler, eos, token -> {
                         out.print(decoder.add(token));
                         out.flush();
                         return true;
                     });
-                    if (mode != Mode.dense) {
+                    if (mode != Mode.dense && d instanceof Decoder cpu) {
                         LOG.info("{} mode computed {}% of the FFN neurons", mode,
-                                String.format("%.1f", 100 * d.neuronShare()));
+                                String.format("%.1f", 100 * cpu.neuronShare()));
                     }
                 }
             } else {

@@ -12,9 +12,9 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 
 import dev.turbosparse.activations.TorchTensors;
 import dev.turbosparse.model.nn.CausalLM;
-import dev.turbosparse.runtime.Decoder;
 import dev.turbosparse.runtime.RuntimeLoader;
 import dev.turbosparse.runtime.RuntimeModel;
+import dev.turbosparse.runtime.TokenDecoder;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -64,6 +64,11 @@ final class LogitsCommand implements Callable<Integer> {
             description = "CPU threads of the runtime engine (default: the machine's cores).")
     Integer threads;
 
+    @Option(names = "--device", defaultValue = "cpu",
+            description = "Device of the runtime engine: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}); gpu runs"
+                + " it through DJL's PyTorch engine on the first GPU (docs/RUNTIME.md).")
+    RuntimeEngine.DeviceName device;
+
     @Option(names = "--format", defaultValue = "text",
             description = "json (the full logits) or text (the top tokens per position); default ${DEFAULT-VALUE}.")
     Format format;
@@ -85,18 +90,13 @@ final class LogitsCommand implements Callable<Integer> {
         float[] logits;
         int vocab;
         if (engine == Engine.runtime) {
-            int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-            if (n < 1) {
-                throw new Cli.UserError("--threads must be at least 1, got " + n);
-            }
             int positions = source.config().maxPositionEmbeddings();
             if (tokens.length > positions) {
                 throw new Cli.UserError("--tokens: " + tokens.length + " tokens are more than the model's " + positions
                         + " positions (max_position_embeddings)");
             }
             try (RuntimeModel m = RuntimeLoader.load(source.path());
-                    Decoder d = new Decoder(m, Decoder.Mode.valueOf(mode.name().toUpperCase(Locale.ROOT)),
-                            tokens.length, n, Float.NaN)) {
+                    TokenDecoder d = RuntimeEngine.open(m, mode.name(), tokens.length, threads, device)) {
                 vocab = m.config().vocabSize();
                 logits = new float[tokens.length * vocab];
                 for (int p = 0; p < tokens.length; p++) {

@@ -126,6 +126,12 @@ class LogitsCommandTest {
         assertEquals(1, run.exit());
         assertTrue(run.errorLine().contains("--mode predicted needs activation predictors"), run.err());
 
+        if (ai.djl.engine.Engine.getInstance().getGpuCount() == 0) {
+            run = CliRun.of("logits", "--model", model, "--tokens", "1", "--engine", "runtime", "--device", "gpu");
+            assertEquals(1, run.exit());
+            assertTrue(run.errorLine().contains("--device gpu: the PyTorch engine sees no GPU"), run.err());
+        }
+
         run = CliRun.of("logits", "--model", model, "--engine", "runtime", "--tokens",
                 String.join(",", java.util.Collections.nCopies(257, "1")));
         assertEquals(1, run.exit());

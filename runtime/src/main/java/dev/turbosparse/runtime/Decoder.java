@@ -25,7 +25,7 @@ import org.apache.logging.log4j.Logger;
  *
  * <p>Not thread-safe: one decoder is one sequence. Its threads come from a {@link Parallel} it owns.
  */
-public final class Decoder implements AutoCloseable {
+public final class Decoder implements TokenDecoder {
 
     private static final Logger LOG = LogManager.getLogger(Decoder.class);
 
@@ -176,6 +176,7 @@ public final class Decoder implements AutoCloseable {
         return position;
     }
 
+    @Override
     public int context() {
         return context;
     }
@@ -203,7 +204,7 @@ public final class Decoder implements AutoCloseable {
         neuronsTotal = 0;
     }
 
-    /** Forgets the sequence: the next token is at position 0. */
+    @Override
     public void reset() {
         position = 0;
     }
@@ -212,6 +213,7 @@ public final class Decoder implements AutoCloseable {
      * Feeds the token at the next position and returns the logits that follow it (a view, overwritten by the next
      * call).
      */
+    @Override
     public float[] forward(int token) {
         if (token < 0 || token >= c.vocabSize()) {
             throw new InputException("token id " + token + " is outside the vocabulary [0, " + c.vocabSize() + ")");

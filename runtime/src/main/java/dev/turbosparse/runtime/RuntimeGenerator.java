@@ -6,7 +6,7 @@ import dev.turbosparse.model.io.InputException;
 
 import java.util.function.IntPredicate;
 
-/** Generation with the runtime's {@link Decoder}: the prompt fed token by token, then one sampled token at a time. */
+/** Generation with one of the runtime's decoders ({@link TokenDecoder}): the prompt fed token by token, then one sampled token at a time. */
 public final class RuntimeGenerator {
 
     private RuntimeGenerator() {}
@@ -17,7 +17,7 @@ public final class RuntimeGenerator {
      *
      * @throws InputException if the prompt is empty or leaves no room in the decoder's context
      */
-    public static GenerationStats generate(Decoder decoder, int[] prompt, int maxNewTokens, Sampler sampler,
+    public static GenerationStats generate(TokenDecoder decoder, int[] prompt, int maxNewTokens, Sampler sampler,
             Integer eosId, IntPredicate onToken) {
         if (prompt.length == 0) {
             throw new InputException("the prompt has no tokens");
