@@ -73,7 +73,8 @@ final class Models {
 
     /** A model path: a GGUF file, or a Hugging Face checkpoint folder (or a config.json/safetensors file in one). */
     static ModelPath resolve(Path path) {
-        if (Files.isRegularFile(path) && isGguf(path)) {
+        // a .gguf file is read as one, so that a damaged one is named for what is wrong with it (its magic, say)
+        if (Files.isRegularFile(path) && (isGguf(path) || path.getFileName().toString().endsWith(".gguf"))) {
             return new ModelPath(path, true);
         }
         return new ModelPath(checkpointFolder(path), false);

@@ -81,6 +81,29 @@ class LogitsCommandTest {
         }
     }
 
+    @Test
+    void badGgufFilesGiveOneLineWithTheRuntimeEngine(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path good = CliRun.parity("mistral").resolve("model.f32.gguf");
+        byte[] bytes = java.nio.file.Files.readAllBytes(good);
+        java.nio.file.Path magic = dir.resolve("magic.gguf");
+        byte[] m = bytes.clone();
+        m[0] = 'X';
+        java.nio.file.Files.write(magic, m);
+        java.nio.file.Path truncated = dir.resolve("truncated.gguf");
+        java.nio.file.Files.write(truncated, Arrays.copyOf(bytes, bytes.length / 2));
+        java.nio.file.Path arch = dir.resolve("gpt2.gguf");
+        new dev.turbosparse.model.gguf.GgufWriter().putString("general.architecture", "gpt2").write(arch);
+        String[][] cases = {{magic.toString(), "not a GGUF file: magic is \"XGUF\""},
+            {truncated.toString(), "lies beyond the end of the file"}, {arch.toString(), "architecture 'gpt2' is not supported"}};
+        for (String[] c : cases) {
+            CliRun run = CliRun.of("logits", "--model", c[0], "--tokens", "1", "--engine", "runtime");
+            assertEquals(1, run.exit(), c[0]);
+            assertTrue(run.errorLine().contains(c[1]), c[0] + ": " + run.err());
+            assertTrue(run.err().lines().noneMatch(l -> l.startsWith("\tat ")), "no stack trace: " + run.err());
+        }
+    }
+
     private static JsonNode json(String... args) throws Exception {
         CliRun run = CliRun.of(args);
         assertEquals(0, run.exit(), run.err());
