@@ -236,15 +236,11 @@ final class BenchCommand implements Runnable {
             double p = predicted != null ? predicted : Math.min(1, 1.25 * (1 - sparsity));
             long bytes = dev.turbosparse.model.nn.HfWeightMap.entries(c).stream()
                     .mapToLong(e -> e.numel() * type.bytes()).sum();
-            Path staging = out.toAbsolutePath().resolveSibling("." + out.getFileName() + ".partial");
-            dev.turbosparse.model.io.AtomicFiles.deleteTree(staging);
-            try (Progress bar = Progress.bytes("bench model " + out.getFileName(), bytes)) {
-                BenchModel.write(c, sparsity, p, rank, type, seed, staging, bar::stepTo);
-            } catch (RuntimeException | java.io.IOException e) {
-                dev.turbosparse.model.io.AtomicFiles.deleteTree(staging);
-                throw e;
-            }
-            Files.move(staging, out, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            dev.turbosparse.model.io.AtomicFiles.writeFolder(out, staging -> {
+                try (Progress bar = Progress.bytes("bench model " + out.getFileName(), bytes)) {
+                    BenchModel.write(c, sparsity, p, rank, type, seed, staging, bar::stepTo);
+                }
+            });
             Output.stdout().printf(Locale.ROOT, "%s: dReLU, %.0f%% FFN zeros aimed at, predictors selecting %.1f%%%n",
                     out, 100 * sparsity, 100 * p);
             Output.stdout().flush();

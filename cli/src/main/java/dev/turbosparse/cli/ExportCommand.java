@@ -12,7 +12,6 @@ import dev.turbosparse.model.safetensors.DType;
 import dev.turbosparse.model.tokenizer.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.apache.logging.log4j.LogManager;
@@ -103,9 +102,6 @@ final class ExportCommand implements Callable<Integer> {
             }
             NeuronOrder order = reorder == null ? null : NeuronOrder.hotFirst(reorder, source.config());
             if (format == Format.hf) {
-                // written beside the target, then moved into place: --out appears complete or not at all
-                Path staging = out.toAbsolutePath().resolveSibling("." + out.getFileName() + ".partial");
-                AtomicFiles.deleteTree(staging);
                 DType dtype = switch (type) {
                     case "f32" -> DType.F32;
                     case "f16" -> DType.F16;
@@ -113,18 +109,14 @@ final class ExportCommand implements Callable<Integer> {
                     default -> throw new Cli.UserError("--dtype " + type + " is for GGUF; Hugging Face safetensors hold"
                             + " f32, f16 or bf16");
                 };
-                try (Progress bar = Progress.bytes("export " + folder.getFileName() + " as hf " + type,
-                        HfExporter.bytes(source, dtype))) {
-                    HfExporter.export(source, order, dtype, shardSize, staging,
-                            reorder == null ? null : "hot-first by " + reorder.getFileName(), bar::stepTo);
-                } catch (RuntimeException | java.io.IOException e) {
-                    AtomicFiles.deleteTree(staging);
-                    throw e;
-                }
-                if (Files.exists(out)) {
-                    AtomicFiles.deleteTree(out);
-                }
-                Files.move(staging, out, StandardCopyOption.ATOMIC_MOVE);
+                // written beside the target, then moved into place: --out appears complete or not at all
+                AtomicFiles.writeFolder(out, staging -> {
+                    try (Progress bar = Progress.bytes("export " + folder.getFileName() + " as hf " + type,
+                            HfExporter.bytes(source, dtype))) {
+                        HfExporter.export(source, order, dtype, shardSize, staging,
+                                reorder == null ? null : "hot-first by " + reorder.getFileName(), bar::stepTo);
+                    }
+                });
             } else {
                 GgufVocab vocab = Files.isRegularFile(folder.resolve(Tokenizer.FILE_NAME))
                         ? GgufVocab.read(folder, source.config()) : null;

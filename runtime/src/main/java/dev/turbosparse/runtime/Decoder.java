@@ -320,33 +320,11 @@ public final class Decoder implements TokenDecoder {
 
     private void moe(int l, RuntimeModel.Layer layer) {
         matVec(layer.router(), xb, routerLogits);
-        int experts = c.numExperts();
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : routerLogits) {
-            max = Math.max(max, v);
-        }
-        double[] p = new double[experts];
-        double sum = 0;
-        for (int e = 0; e < experts; e++) {
-            p[e] = Math.exp(routerLogits[e] - max);
-            sum += p[e];
-        }
-        // the top k by probability; ties to the lower index, as a stable descending sort gives
-        Integer[] order = new Integer[experts];
-        for (int e = 0; e < experts; e++) {
-            order[e] = e;
-            p[e] /= sum;
-        }
-        Arrays.sort(order, (a, b) -> Double.compare(p[b], p[a]));
-        int topK = c.expertsPerToken();
-        double kept = 0;
-        for (int i = 0; i < topK; i++) {
-            kept += p[order[i]];
-        }
+        Routing r = Routing.topK(routerLogits, c.expertsPerToken());
         Arrays.fill(moeOut, 0);
-        for (int i = 0; i < topK; i++) {
-            int e = order[i];
-            float w = (float) (p[e] / kept);
+        for (int i = 0; i < r.experts().length; i++) {
+            int e = r.experts()[i];
+            float w = r.weights()[i];
             ffn(layer.experts().get(e), downT[l][e], ffnOut);
             for (int j = 0; j < moeOut.length; j++) {
                 moeOut[j] += w * ffnOut[j];

@@ -29,11 +29,8 @@ import dev.turbosparse.model.safetensors.TensorSources;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -415,50 +412,36 @@ public final class PredictorTrainer {
      * {@code out} that is moved into place when complete.
      */
     static void write(Path model, ModelConfig c, int rank, List<float[][]> predictors, Path out) throws IOException {
-        Path staging = out.toAbsolutePath().resolveSibling("." + out.getFileName() + ".partial");
-        AtomicFiles.deleteTree(staging);
-        try (SafetensorsCheckpoint weights = SafetensorsCheckpoint.open(model)) {
-            Files.createDirectories(staging);
-            List<SafetensorsWriter.Entry> entries = new ArrayList<>();
-            for (var t : weights.tensors().entrySet()) {
-                if (t.getKey().contains(".predictor.")) {
-                    continue;
+        AtomicFiles.writeFolder(out, staging -> {
+            try (SafetensorsCheckpoint weights = SafetensorsCheckpoint.open(model)) {
+                List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+                for (var t : weights.tensors().entrySet()) {
+                    if (t.getKey().contains(".predictor.")) {
+                        continue;
+                    }
+                    MemorySegment bytes = t.getValue().file().bytes(t.getValue().info());
+                    entries.add(new SafetensorsWriter.Entry(t.getKey(), t.getValue().info().dtype(),
+                            t.getValue().info().shape(), TensorSources.raw(bytes)));
                 }
-                MemorySegment bytes = t.getValue().file().bytes(t.getValue().info());
-                entries.add(new SafetensorsWriter.Entry(t.getKey(), t.getValue().info().dtype(),
-                        t.getValue().info().shape(), TensorSources.raw(bytes)));
-            }
-            int i = 0;
-            for (int l = 0; l < c.numHiddenLayers(); l++) {
-                for (int e = 0; e < c.numExperts(); e++) {
-                    float[][] p = predictors.get(i++);
-                    String prefix = Predictors.prefix(c, l, e);
-                    entries.add(f32(prefix + "fc1.weight", p[0], rank, c.hiddenSize()));
-                    entries.add(f32(prefix + "fc2.weight", p[1], c.intermediateSize(), rank));
+                int i = 0;
+                for (int l = 0; l < c.numHiddenLayers(); l++) {
+                    for (int e = 0; e < c.numExperts(); e++) {
+                        float[][] p = predictors.get(i++);
+                        String prefix = Predictors.prefix(c, l, e);
+                        entries.add(new SafetensorsWriter.Entry(prefix + "fc1.weight", DType.F32,
+                                new long[] {rank, c.hiddenSize()}, TensorSources.fromFloats(p[0])));
+                        entries.add(new SafetensorsWriter.Entry(prefix + "fc2.weight", DType.F32,
+                                new long[] {c.intermediateSize(), rank}, TensorSources.fromFloats(p[1])));
+                    }
                 }
+                SafetensorsWriter.writeCheckpoint(staging, entries, HfCheckpoint.DEFAULT_MAX_SHARD_BYTES,
+                        SafetensorsWriter.PT_METADATA);
+                ObjectNode config = (ObjectNode) JSON.readTree(model.resolve(ConfigIO.FILE_NAME).toFile());
+                config.put("sparse_threshold", THRESHOLD);
+                Files.write(staging.resolve(ConfigIO.FILE_NAME),
+                        JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config));
+                HfCheckpoint.copyTokenizerFiles(model, staging);
             }
-            SafetensorsWriter.writeCheckpoint(staging, entries, HfCheckpoint.DEFAULT_MAX_SHARD_BYTES,
-                    SafetensorsWriter.PT_METADATA);
-            ObjectNode config = (ObjectNode) JSON.readTree(model.resolve(ConfigIO.FILE_NAME).toFile());
-            config.put("sparse_threshold", THRESHOLD);
-            Files.write(staging.resolve(ConfigIO.FILE_NAME), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config));
-            HfCheckpoint.copyTokenizerFiles(model, staging);
-        } catch (IOException | RuntimeException e) {
-            AtomicFiles.deleteTree(staging);
-            throw e;
-        }
-        if (Files.exists(out)) {
-            AtomicFiles.deleteTree(out);
-        }
-        Files.move(staging, out, StandardCopyOption.ATOMIC_MOVE);
-    }
-
-    private static SafetensorsWriter.Entry f32(String name, float[] values, int rows, int cols) {
-        ByteBuffer b = ByteBuffer.allocateDirect(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        for (float v : values) {
-            b.putFloat(v);
-        }
-        return new SafetensorsWriter.Entry(name, DType.F32, new long[] {rows, cols},
-                TensorSources.raw(MemorySegment.ofBuffer(b.flip())));
+        });
     }
 }

@@ -123,6 +123,32 @@ public final class AtomicFiles {
         write(target, (StreamWriter) out -> out.write(bytes));
     }
 
+    /** Writes the files of a folder. */
+    public interface FolderWriter {
+        void write(Path folder) throws IOException;
+    }
+
+    /**
+     * Writes a folder so that it appears complete or not at all: {@code body} fills a staging folder beside
+     * {@code target} ({@code .name.partial}), which then replaces the target (a rename, atomic where the file system
+     * can). If {@code body} fails, the staging folder is deleted and the target left as it was.
+     */
+    public static void writeFolder(Path target, FolderWriter body) throws IOException {
+        Path staging = target.toAbsolutePath().resolveSibling("." + target.getFileName() + ".partial");
+        deleteTree(staging);
+        try {
+            Files.createDirectories(staging);
+            body.write(staging);
+        } catch (IOException | RuntimeException e) {
+            deleteTree(staging);
+            throw e;
+        }
+        if (Files.exists(target)) {
+            deleteTree(target);
+        }
+        Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+    }
+
     /** Deletes a folder and everything in it, if it exists (a command's scratch or failed output). */
     public static void deleteTree(Path folder) throws IOException {
         if (!Files.exists(folder)) {

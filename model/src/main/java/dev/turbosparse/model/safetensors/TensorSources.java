@@ -21,6 +21,15 @@ public final class TensorSources {
         };
     }
 
+    /** Java floats written as little-endian float32. */
+    public static SafetensorsWriter.TensorSource fromFloats(float[] values) {
+        return ch -> {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(values.length * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            b.asFloatBuffer().put(values);
+            SafetensorsWriter.writeFully(ch, b);
+        };
+    }
+
     /**
      * float32 values (little-endian, {@code count} of them) written as {@code dtype}, converted a chunk at a time.
      */

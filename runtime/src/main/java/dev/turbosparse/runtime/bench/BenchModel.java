@@ -129,8 +129,10 @@ public final class BenchModel {
                 for (int n = 0; n < inter; n++) {
                     fc2[n * rank] = predicted[l][e].get(n) ? 1 : -2;
                 }
-                entries.add(f32(p + "fc1.weight", fc1, rank, hidden));
-                entries.add(f32(p + "fc2.weight", fc2, inter, rank));
+                entries.add(new SafetensorsWriter.Entry(p + "fc1.weight", DType.F32, new long[] {rank, hidden},
+                        TensorSources.fromFloats(fc1)));
+                entries.add(new SafetensorsWriter.Entry(p + "fc2.weight", DType.F32, new long[] {inter, rank},
+                        TensorSources.fromFloats(fc2)));
             }
         }
         Files.createDirectories(folder);
@@ -199,14 +201,5 @@ public final class BenchModel {
             p[j] = t;
         }
         return p;
-    }
-
-    private static SafetensorsWriter.Entry f32(String name, float[] values, int rows, int cols) {
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        for (float v : values) {
-            b.putFloat(v);
-        }
-        return new SafetensorsWriter.Entry(name, DType.F32, new long[] {rows, cols},
-                TensorSources.raw(MemorySegment.ofBuffer(b.flip())));
     }
 }

@@ -17,6 +17,7 @@ import dev.turbosparse.model.config.ModelConfig;
 import dev.turbosparse.model.io.InputException;
 import dev.turbosparse.runtime.Decoder;
 import dev.turbosparse.runtime.Matrix;
+import dev.turbosparse.runtime.Routing;
 import dev.turbosparse.runtime.RuntimeModel;
 import dev.turbosparse.runtime.TokenDecoder;
 
@@ -25,7 +26,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -233,33 +233,11 @@ public final class DjlDecoder implements TokenDecoder {
     }
 
     private NDArray moe(Layer layer, NDArray normed, NDArray residual) {
-        float[] logits = layer.router().matMul(normed).toFloatArray();
-        int experts = logits.length;
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : logits) {
-            max = Math.max(max, v);
-        }
-        double[] p = new double[experts];
-        double sum = 0;
-        for (int e = 0; e < experts; e++) {
-            p[e] = Math.exp(logits[e] - max);
-            sum += p[e];
-        }
-        Integer[] order = new Integer[experts];
-        for (int e = 0; e < experts; e++) {
-            order[e] = e;
-            p[e] /= sum;
-        }
-        Arrays.sort(order, (a, b) -> Double.compare(p[b], p[a]));
-        int topK = c.expertsPerToken();
-        double kept = 0;
-        for (int i = 0; i < topK; i++) {
-            kept += p[order[i]];
-        }
+        Routing r = Routing.topK(layer.router().matMul(normed).toFloatArray(), c.expertsPerToken());
         NDArray out = null;
-        for (int i = 0; i < topK; i++) {
-            NDArray y = ffn(layer.experts().get(order[i]), normed, residual)
-                    .mul(TorchTensors.scalar(normed, (float) (p[order[i]] / kept)));
+        for (int i = 0; i < r.experts().length; i++) {
+            NDArray y = ffn(layer.experts().get(r.experts()[i]), normed, residual)
+                    .mul(TorchTensors.scalar(normed, r.weights()[i]));
             out = out == null ? y : out.add(y);
         }
         return out;
