@@ -75,6 +75,26 @@ final class Cli {
         return USAGE;
     }
 
+    /**
+     * Refuses an output that exists, unless the user said --force, and one that is the input itself (replacing it
+     * would destroy what is being read).
+     */
+    static void refuseToReplace(Path out, boolean force, Path input) {
+        if (!Files.exists(out)) {
+            return;
+        }
+        if (!force) {
+            throw new UserError(out + ": exists; give --force to replace it");
+        }
+        try {
+            if (Files.isSameFile(out, input)) {
+                throw new UserError("--out is the model itself (" + input + "); write to another path");
+            }
+        } catch (IOException e) {
+            throw new UserError(out + ": cannot be read: " + e.getMessage());
+        }
+    }
+
     /** Refuses to write a checkpoint over one that exists, unless the user said --force. */
     static void refuseOverwrite(Path out, boolean force) {
         if (Files.exists(out.resolve(ConfigIO.FILE_NAME)) && !force) {

@@ -76,14 +76,9 @@ final class ExportCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path folder = Models.checkpointFolder(model);
-        if (Files.exists(out) && !force) {
-            throw new Cli.UserError(out + ": exists; give --force to replace it");
-        }
+        Cli.refuseToReplace(out, force, folder);
         if (format == Format.gguf && !out.getFileName().toString().endsWith(".gguf")) {
             throw new Cli.UserError("--out must name a .gguf file with --format gguf, got " + out);
-        }
-        if (format == Format.hf && Files.exists(out) && Files.isSameFile(out, folder)) {
-            throw new Cli.UserError("--out is the model folder itself; export to another folder");
         }
         if (sparse && format != Format.gguf) {
             throw new Cli.UserError("--sparse goes with --format gguf");

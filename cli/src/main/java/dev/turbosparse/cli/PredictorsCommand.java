@@ -96,12 +96,7 @@ final class PredictorsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path folder = Models.checkpointFolder(model);
-        if (Files.exists(out) && !force) {
-            throw new Cli.UserError(out + ": exists; give --force to replace it");
-        }
-        if (Files.exists(out) && Files.isSameFile(out, folder)) {
-            throw new Cli.UserError("--out is the model folder itself; write the predictors' checkpoint elsewhere");
-        }
+        Cli.refuseToReplace(out, force, folder);
         ModelConfig c = ConfigIO.read(folder);
         int r = rank > 0 ? rank : Math.max(16, c.hiddenSize() / 4);
         if (evalTokens < 0) {

@@ -88,5 +88,17 @@ class PredictorsCommandTest {
         assertEquals(1, r.exit());
         assertTrue(r.errorLine().contains("not found"), r.errorLine());
         assertFalse(Files.exists(dir.resolve("x")), "nothing is left behind");
+        // --out the model itself, even with --force, is refused before anything is written
+        Path copy = Files.createDirectories(dir.resolve("model"));
+        try (var files = Files.list(CliRun.tinyModel())) {
+            for (Path f : files.toList()) {
+                Files.copy(f, copy.resolve(f.getFileName()));
+            }
+        }
+        r = CliRun.of("predictors", "--model", copy.toString(), "--data", data.toString(), "--out", copy.toString(),
+                "--force");
+        assertEquals(1, r.exit());
+        assertTrue(r.errorLine().contains("--out is the model itself"), r.errorLine());
+        assertTrue(Files.exists(copy.resolve("model.safetensors")));
     }
 }
