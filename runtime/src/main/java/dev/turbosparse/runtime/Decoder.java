@@ -400,22 +400,13 @@ public final class Decoder implements TokenDecoder {
         int hidden = c.hiddenSize();
         Arrays.fill(out, 0);
         int align = neuronMajor.type().blockElements() == 1 ? 16 : 32;
-        parallel.forRange(hidden, 64, align, (from, to) -> {
-            for (int j = 0; j < n; j++) {
-                int i = active[j];
-                k.axpy(neuronMajor, i, h[i], out, from, to);
-            }
-        });
+        parallel.forRange(hidden, 64, align, (from, to) -> k.axpys(neuronMajor, active, n, h, out, from, to));
         bytesRead += n * neuronMajor.rowBytes();
     }
 
     /** out[i] = m[i] · in for the first {@code n} rows listed in {@code rows}. */
     private void rows(Matrix m, int[] rows, int n, float[] in, float[] out) {
-        parallel.forRange(n, 16, 1, (from, to) -> {
-            for (int j = from; j < to; j++) {
-                out[rows[j]] = k.dot(m, rows[j], in);
-            }
-        });
+        parallel.forRange(n, 16, 1, (from, to) -> k.dots(m, rows, from, to, in, out));
         bytesRead += n * m.rowBytes();
     }
 
@@ -423,11 +414,7 @@ public final class Decoder implements TokenDecoder {
 
     private void matVec(Matrix m, float[] in, float[] out) {
         int n = (int) m.rows();
-        parallel.forRange(n, 16, 1, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                out[i] = k.dot(m, i, in);
-            }
-        });
+        parallel.forRange(n, 16, 1, (from, to) -> k.dots(m, null, from, to, in, out));
         bytesRead += m.bytes();
     }
 

@@ -19,6 +19,27 @@ public interface RowKernels {
      */
     void axpy(Matrix m, long row, float a, float[] y, int from, int to);
 
+    /**
+     * {@code out[r] = m[r] · x} for every row r listed in {@code rows[from, to)}, or for r in [from, to) when
+     * {@code rows} is null: a mat-vec's rows, for kernels that prepare {@code x} once for many rows.
+     */
+    default void dots(Matrix m, int[] rows, int from, int to, float[] x, float[] out) {
+        for (int j = from; j < to; j++) {
+            int r = rows == null ? j : rows[j];
+            out[r] = dot(m, r, x);
+        }
+    }
+
+    /**
+     * {@code y[j] += a[r] * m[r][j]} for j in [from, to), summed over the rows r in {@code rows[0, n)}: a
+     * neuron-major down projection over its active neurons, for kernels that accumulate once for many rows.
+     */
+    default void axpys(Matrix m, int[] rows, int n, float[] a, float[] y, int from, int to) {
+        for (int k = 0; k < n; k++) {
+            axpy(m, rows[k], a[rows[k]], y, from, to);
+        }
+    }
+
     /** The kernels this machine runs fastest: the Vector API where it has lanes enough, else the scalar ones. */
     static RowKernels best() {
         return VectorKernels.supported() ? new VectorKernels() : new ScalarKernels();

@@ -79,6 +79,122 @@ class KernelsTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(GgmlType.class)
+    void manyRowsAtOnceEqualTheScalarTwin(GgmlType type) {
+        VectorKernels vec = vector();
+        ScalarKernels ref = new ScalarKernels();
+        Random r = new Random(type.ordinal() * 17L + 5);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int trial = 0; trial < 30; trial++) {
+                int block = type.blockElements();
+                int cols = block == 1 ? 1 + r.nextInt(300) : block * (1 + r.nextInt(12));
+                int rows = 1 + r.nextInt(40);
+                Matrix m = random(type, rows, cols, r, arena);
+                // every third trial an input above 2^15, where F16 leaves its fast way
+                float big = trial % 3 == 2 ? 1e5f : 1f;
+                float[] x = new float[cols];
+                for (int j = 0; j < cols; j++) {
+                    x[j] = (float) r.nextGaussian() * big;
+                }
+                int[] list = subset(rows, r);
+                int from = r.nextInt(list.length);
+                int to = from + r.nextInt(list.length - from + 1);
+                float[] out = new float[rows];
+                vec.dots(m, trial % 2 == 0 ? null : list, from, to, x, out);
+                for (int j = from; j < to; j++) {
+                    int row = trial % 2 == 0 ? j : list[j];
+                    double scale = 0;
+                    for (int c = 0; c < cols; c++) {
+                        scale += Math.abs(ScalarKernels.element(m, row * m.rowBytes(), c) * x[c]);
+                    }
+                    assertEquals(ref.dot(m, row, x), out[row], 1e-5 * scale + 1e-6, type + " dots row " + row + ", cols " + cols);
+                }
+                float[] a = new float[rows];
+                for (int i = 0; i < rows; i++) {
+                    a[i] = (float) r.nextGaussian() * (i % 5 == 4 ? 1e5f : 1f); // some neurons above 2^15
+                }
+                int cFrom = block == 1 ? r.nextInt(cols) : block * r.nextInt(cols / block); // odd starts too
+                int cTo = block == 1 ? cFrom + r.nextInt(cols - cFrom + 1) : cols;
+                float[] y1 = new float[cols];
+                float[] y2 = new float[cols];
+                for (int j = 0; j < cols; j++) {
+                    y1[j] = y2[j] = (float) r.nextGaussian();
+                }
+                int n = r.nextInt(list.length + 1);
+                for (int k = 0; k < n; k++) {
+                    ref.axpy(m, list[k], a[list[k]], y1, cFrom, cTo);
+                }
+                vec.axpys(m, list, n, a, y2, cFrom, cTo);
+                for (int j = 0; j < cols; j++) {
+                    double scale = Math.abs(y1[j]) + 1;
+                    for (int k = 0; k < n && j >= cFrom && j < cTo; k++) {
+                        scale += Math.abs(a[list[k]] * ScalarKernels.element(m, list[k] * m.rowBytes(), j));
+                    }
+                    assertEquals(y1[j], y2[j], 1e-6 * scale, type + " axpys [" + cFrom + ", " + cTo + ") of " + cols + " at " + j);
+                }
+            }
+        }
+    }
+
+    /** The rows 0..rows-1 in a random order, each once. */
+    private static int[] subset(int rows, Random r) {
+        int[] list = new int[rows];
+        for (int i = 0; i < rows; i++) {
+            list[i] = i;
+        }
+        for (int i = rows - 1; i > 0; i--) {
+            int j = r.nextInt(i + 1);
+            int t = list[i];
+            list[i] = list[j];
+            list[j] = t;
+        }
+        return list;
+    }
+
+    @Test
+    void halfPrecisionRowsWithInfinitiesOrNaNsGiveWhatExactWideningGives() {
+        VectorKernels vec = vector();
+        ScalarKernels ref = new ScalarKernels();
+        Random r = new Random(23);
+        short[] specials = {0x7C00, (short) 0xFC00, 0x7E00, (short) 0xFE01};
+        try (Arena arena = Arena.ofConfined()) {
+            for (int trial = 0; trial < 40; trial++) {
+                int rows = 3;
+                int cols = 64 + r.nextInt(200);
+                Matrix m = random(GgmlType.F16, rows, cols, r, arena);
+                int row = r.nextInt(rows);
+                int col = r.nextInt(cols);
+                m.data().set(SHORT, row * m.rowBytes() + 2L * col, specials[trial % specials.length]);
+                float[] x = new float[cols];
+                for (int j = 0; j < cols; j++) {
+                    x[j] = trial % 4 == 3 && j == col ? 0f : (float) r.nextGaussian(); // infinity times zero: NaN
+                }
+                float[] out = new float[rows];
+                vec.dots(m, null, 0, rows, x, out);
+                for (int i = 0; i < rows; i++) {
+                    float want = ref.dot(m, i, x);
+                    if (i == row) {
+                        assertEquals(want, out[i], 0f, "row " + i + " with " + Integer.toHexString(specials[trial % 4] & 0xFFFF));
+                    } else {
+                        assertEquals(want, out[i], 1e-4f * cols, "row " + i);
+                    }
+                }
+                float[] a = {1.5f, -0.5f, 2f};
+                a[row] = trial % 4 == 3 ? 0f : a[row];
+                float[] y1 = new float[cols];
+                float[] y2 = new float[cols];
+                int[] all = {0, 1, 2};
+                for (int k = 0; k < rows; k++) {
+                    ref.axpy(m, k, a[k], y1, 0, cols);
+                }
+                vec.axpys(m, all, rows, a, y2, 0, cols);
+                assertEquals(y1[col], y2[col], 0f, "the column of the special element");
+                assertEquals(Float.isFinite(y1[(col + 1) % cols]), Float.isFinite(y2[(col + 1) % cols]), "its neighbour");
+            }
+        }
+    }
+
     @Test
     void aRowGivesTheSameBitsBeforeAndAfterTheJitCompilesTheKernel() {
         VectorKernels vec = vector();
@@ -91,11 +207,17 @@ class KernelsTest {
                     x[j] = (float) r.nextGaussian();
                 }
                 float first = vec.dot(m, 0, x);
+                float[] out = new float[1];
+                vec.dots(m, null, 0, 1, x, out);
+                float firstOfMany = out[0];
                 float last = first;
                 for (int i = 0; i < 20_000; i++) {
                     last = vec.dot(m, 0, x);
+                    vec.dots(m, null, 0, 1, x, out);
                 }
                 assertEquals(Float.floatToIntBits(first), Float.floatToIntBits(last), type + ": " + first + " then " + last);
+                assertEquals(Float.floatToIntBits(firstOfMany), Float.floatToIntBits(out[0]),
+                        type + " (many rows): " + firstOfMany + " then " + out[0]);
             }
         }
     }
