@@ -1,0 +1,78 @@
+package dev.turbosparse.runtime.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.HashSet;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import org.junit.jupiter.api.Test;
+
+class ParallelTest {
+
+    @Test
+    void everyItemRunsOnceInAlignedPartsOverManyCalls() {
+        Random r = new Random(5);
+        for (int threads = 1; threads <= 3; threads++) {
+            try (Parallel p = new Parallel(threads)) {
+                for (int call = 0; call < 2_000; call++) {
+                    int n = r.nextInt(500);
+                    int grain = 1 + r.nextInt(40);
+                    int align = 1 << r.nextInt(5);
+                    AtomicIntegerArray seen = new AtomicIntegerArray(Math.max(1, n));
+                    p.forRange(n, grain, align, (from, to) -> {
+                        assertTrue(from % align == 0, "part starts at " + from + ", not a multiple of " + align);
+                        for (int i = from; i < to; i++) {
+                            seen.incrementAndGet(i);
+                        }
+                    });
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(1, seen.get(i), "item " + i + " of " + n + " (threads " + threads + ")");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void aFailureInAnyPartReachesTheCallerAndTheNextCallStillWorks() {
+        try (Parallel p = new Parallel(2)) {
+            for (int failing = 0; failing < 2; failing++) {
+                int part = failing;
+                IllegalStateException e = assertThrows(IllegalStateException.class, () -> p.forRange(100, 1, 1, (from, to) -> {
+                    if ((from == 0) == (part == 0)) {
+                        throw new IllegalStateException("part " + part);
+                    }
+                }));
+                assertEquals("part " + part, e.getMessage());
+                int[] sum = new int[1];
+                p.forRange(100, 1, 1, (from, to) -> {
+                    synchronized (sum) {
+                        sum[0] += to - from;
+                    }
+                });
+                assertEquals(100, sum[0]);
+            }
+        }
+    }
+
+    @Test
+    void closedThreadsEnd() throws InterruptedException {
+        Set<Thread> before = Thread.getAllStackTraces().keySet();
+        Parallel p = new Parallel(3);
+        p.forRange(10, 1, 1, (from, to) -> { });
+        Set<Thread> mine = new HashSet<>(Thread.getAllStackTraces().keySet());
+        mine.removeAll(before);
+        p.close();
+        assertEquals(2, mine.stream().filter(t -> t.getName().startsWith("turbosparse-cpu-")).count());
+        for (Thread t : mine) {
+            if (t.getName().startsWith("turbosparse-cpu-")) {
+                t.join(5_000);
+                assertTrue(!t.isAlive(), t.getName() + " still runs after close");
+            }
+        }
+        assertThrows(IllegalStateException.class, () -> p.forRange(10, 1, 1, (from, to) -> { }));
+    }
+}
