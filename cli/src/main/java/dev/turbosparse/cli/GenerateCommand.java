@@ -7,6 +7,7 @@ import dev.turbosparse.model.generate.DjlGenerator;
 import dev.turbosparse.model.generate.GenerationStats;
 import dev.turbosparse.model.generate.Sampler;
 import dev.turbosparse.model.nn.CausalLM;
+import dev.turbosparse.model.tokenizer.ChatTemplate;
 import dev.turbosparse.model.tokenizer.StreamingDecoder;
 import dev.turbosparse.model.tokenizer.Tokenizer;
 import dev.turbosparse.runtime.Decoder;
@@ -17,6 +18,8 @@ import dev.turbosparse.runtime.TokenDecoder;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 import org.apache.logging.log4j.LogManager;
@@ -29,7 +32,10 @@ import picocli.CommandLine.Option;
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = {"Continue a prompt, printing tokens as they are generated: greedy by default, or seeded"
             + " sampling with --temperature, --top-k and --top-p. Stops at EOS or after --max-tokens.",
-            "Prints the prompt and its continuation on stdout; prefill and decode speed go to stderr."})
+            "When the tokenizer has a chat template (tokenizer_config.json's chat_template, or chat_template.jinja),"
+                + " the prompt is a user's message: the template writes the conversation and stdout gets the reply."
+                + " Otherwise (or with --chat off) stdout gets the prompt and its continuation.",
+            "Prefill and decode speed go to stderr."})
 final class GenerateCommand implements Callable<Integer> {
 
     private static final Logger LOG = LogManager.getLogger(GenerateCommand.class);
@@ -65,6 +71,17 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "The text to continue.")
     String prompt;
+
+    enum Chat { auto, on, off }
+
+    @Option(names = "--chat", defaultValue = "auto",
+            description = "Chat template: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}): auto applies the"
+                + " tokenizer's when it has one, on requires one, off continues the raw prompt.")
+    Chat chat;
+
+    @Option(names = "--system", paramLabel = "TEXT",
+            description = "A system message before the prompt (with a chat template).")
+    String system;
 
     @Option(names = "--max-tokens", defaultValue = "64", paramLabel = "N",
             description = "New tokens at most (default: ${DEFAULT-VALUE}).")
@@ -104,15 +121,38 @@ final class GenerateCommand implements Callable<Integer> {
                 throw new Cli.UserError(tokenizerFolder + ": tokenizer.json has " + tokenizer.vocabSize()
                         + " tokens but the model's vocab_size is " + config.vocabSize());
             }
-            long[] ids = tokenizer.encode(prompt);
+            ChatTemplate template = chat == Chat.off ? null : tokenizer.chat();
+            if (chat == Chat.on && template == null) {
+                throw new Cli.UserError(tokenizerFolder + ": the tokenizer has no chat template (no chat_template in "
+                        + Tokenizer.CONFIG_FILE_NAME + ", no " + Tokenizer.CHAT_TEMPLATE_FILE_NAME + "); use --chat off");
+            }
+            if (system != null && template == null) {
+                throw new Cli.UserError("--system needs a chat template, and " + (chat == Chat.off ? "--chat is off"
+                        : tokenizerFolder + ": the tokenizer has none"));
+            }
+            long[] ids;
+            if (template != null) {
+                List<ChatTemplate.Message> messages = new ArrayList<>();
+                if (system != null) {
+                    messages.add(new ChatTemplate.Message("system", system));
+                }
+                messages.add(new ChatTemplate.Message("user", prompt));
+                ids = tokenizer.encodeChat(messages);
+                LOG.info("the tokenizer's chat template wrote the prompt as {} tokens (--chat off for the raw prompt)",
+                        ids.length);
+            } else {
+                ids = tokenizer.encode(prompt);
+            }
             if (ids.length >= config.maxPositionEmbeddings()) {
                 throw new Cli.UserError("the prompt has " + ids.length + " tokens; the model's context holds "
                         + config.maxPositionEmbeddings() + " positions (max_position_embeddings), with room for at"
                         + " least one new token");
             }
             StreamingDecoder decoder = new StreamingDecoder(tokenizer, ids);
-            out.print(prompt);
-            out.flush();
+            if (template == null) {
+                out.print(prompt);
+                out.flush();
+            }
             Integer eos = config.eosTokenId() != null ? config.eosTokenId() : tokenizer.eosId();
             GenerationStats stats;
             if (engine == Engine.runtime) {

@@ -1,10 +1,18 @@
 package dev.turbosparse.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.turbosparse.model.tokenizer.ChatTemplate;
+import dev.turbosparse.model.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class GenerateCommandTest {
 
@@ -67,6 +75,37 @@ class GenerateCommandTest {
                 "--prompt", "x", "--engine", "runtime", "--mode", "exact");
         assertEquals(1, swiglu.exit());
         assertTrue(swiglu.errorLine().contains("SwiGLU, which has no such zeros"), swiglu.err());
+    }
+
+    @Test
+    void aChatTemplateWritesThePromptAsAUsersMessage(@TempDir Path dir) throws IOException {
+        Files.copy(CliRun.tinyModel().resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
+        Files.writeString(dir.resolve("tokenizer_config.json"), """
+                {"bos_token": "<s>", "eos_token": "</s>", "chat_template": "{{ bos_token }}{% for m in messages %}\
+                {% if m.role == 'system' %}<<{{ m.content }}>> {% else %}[INST] {{ m.content }} [/INST]{% endif %}{% endfor %}"}""");
+        int want;
+        try (Tokenizer t = Tokenizer.load(dir)) {
+            want = t.encodeChat(List.of(new ChatTemplate.Message("system", "Be brief."),
+                    new ChatTemplate.Message("user", "Sparse activations"))).length;
+        }
+        CliRun chat = generate("--tokenizer", dir.toString(), "--system", "Be brief.", "--engine", "runtime");
+        assertEquals(0, chat.exit(), chat.err());
+        assertTrue(chat.err().contains("the tokenizer's chat template wrote the prompt as " + want + " tokens"), chat.err());
+        assertTrue(chat.err().contains("prompt " + want + " tokens"), chat.err());
+        assertFalse(chat.out().startsWith("Sparse activations"), "stdout is the reply: " + chat.out());
+        CliRun raw = generate("--tokenizer", dir.toString(), "--chat", "off");
+        assertEquals(0, raw.exit(), raw.err());
+        assertTrue(raw.out().startsWith("Sparse activations"), raw.out());
+        assertFalse(raw.err().contains("chat template"), raw.err());
+        // the tiny model's own tokenizer has no template
+        CliRun none = generate("--chat", "on");
+        assertEquals(1, none.exit());
+        assertTrue(none.errorLine().endsWith("the tokenizer has no chat template (no chat_template in"
+                + " tokenizer_config.json, no chat_template.jinja); use --chat off"), none.err());
+        CliRun system = generate("--system", "x");
+        assertEquals(1, system.exit());
+        assertTrue(system.errorLine().endsWith("--system needs a chat template, and " + CliRun.tinyModel()
+                + ": the tokenizer has none"), system.err());
     }
 
     @Test

@@ -10,12 +10,14 @@ import dev.turbosparse.model.io.ModelFormatException;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -30,6 +32,8 @@ public final class Tokenizer implements AutoCloseable {
 
     public static final String FILE_NAME = "tokenizer.json";
     public static final String CONFIG_FILE_NAME = "tokenizer_config.json";
+    /** Where newer Hugging Face folders keep the chat template. */
+    public static final String CHAT_TEMPLATE_FILE_NAME = "chat_template.jinja";
 
     private static final JsonMapper MAPPER = JsonMapper.builder().build();
     private static final Map<String, String> OPTIONS = Map.of(
@@ -44,10 +48,14 @@ public final class Tokenizer implements AutoCloseable {
     private final Integer bosId;
     private final Integer eosId;
     private final String chatTemplate;
+    private final String chatTemplateOrigin;
+    private final String bosToken;
+    private final String eosToken;
     private final int vocabSize;
 
     private Tokenizer(HuggingFaceTokenizer hf, Path file, String fingerprint, boolean addBos, boolean addEos,
-            Integer bosId, Integer eosId, String chatTemplate, int vocabSize) {
+            Integer bosId, Integer eosId, String chatTemplate, String chatTemplateOrigin, String bosToken,
+            String eosToken, int vocabSize) {
         this.hf = hf;
         this.file = file;
         this.fingerprint = fingerprint;
@@ -56,6 +64,9 @@ public final class Tokenizer implements AutoCloseable {
         this.bosId = bosId;
         this.eosId = eosId;
         this.chatTemplate = chatTemplate;
+        this.chatTemplateOrigin = chatTemplateOrigin;
+        this.bosToken = bosToken;
+        this.eosToken = eosToken;
         this.vocabSize = vocabSize;
     }
 
@@ -80,7 +91,9 @@ public final class Tokenizer implements AutoCloseable {
         }
         Path configFile = file.resolveSibling(CONFIG_FILE_NAME);
         byte[] config = Files.isRegularFile(configFile) ? readBytes(configFile) : null;
-        return fromBytes(file.toString(), bytes, config);
+        Path jinja = file.resolveSibling(CHAT_TEMPLATE_FILE_NAME);
+        String template = Files.isRegularFile(jinja) ? new String(readBytes(jinja), StandardCharsets.UTF_8) : null;
+        return fromBytes(file.toString(), bytes, config, template);
     }
 
     /**
@@ -88,6 +101,14 @@ public final class Tokenizer implements AutoCloseable {
      * system). {@code name} names the file in error messages.
      */
     public static Tokenizer fromBytes(String name, byte[] bytes, byte[] configBytes) {
+        return fromBytes(name, bytes, configBytes, null);
+    }
+
+    /**
+     * As {@link #fromBytes(String, byte[], byte[])}, with the text of a chat_template.jinja beside them (or null),
+     * which newer Hugging Face folders hold instead of tokenizer_config.json's {@code chat_template}.
+     */
+    public static Tokenizer fromBytes(String name, byte[] bytes, byte[] configBytes, String chatTemplateFile) {
         Path file = Path.of(name);
         JsonNode json = readJson(file, bytes);
         JsonNode config = configBytes == null ? null : readJson(file.resolveSibling(CONFIG_FILE_NAME), configBytes);
@@ -101,12 +122,12 @@ public final class Tokenizer implements AutoCloseable {
         if (config != null) {
             addBos = config.path("add_bos_token").asBoolean(template.bos != null);
             addEos = config.path("add_eos_token").asBoolean(template.eos != null);
+            // a config without them keeps what the post-processor says
             bosToken = tokenText(config.get("bos_token"));
+            bosToken = bosToken != null ? bosToken : template.bos;
             eosToken = tokenText(config.get("eos_token"));
-            JsonNode t = config.get("chat_template");
-            if (t != null && t.isTextual()) {
-                chatTemplate = t.asText();
-            }
+            eosToken = eosToken != null ? eosToken : template.eos != null ? template.eos : "</s>";
+            chatTemplate = chatTemplateOf(config.get("chat_template"));
         } else {
             addBos = template.bos != null;
             addEos = template.eos != null;
@@ -127,7 +148,29 @@ public final class Tokenizer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             throw new ModelFormatException(file + ": the tokenizers library cannot load it: " + e.getMessage(), e);
         }
-        return new Tokenizer(hf, file, sha256(bytes), addBos, addEos, bosId, eosId, chatTemplate, vocabSize(json));
+        String origin = file.resolveSibling(CONFIG_FILE_NAME) + " (chat_template)";
+        if (chatTemplate == null && chatTemplateFile != null) {
+            chatTemplate = chatTemplateFile;
+            origin = file.resolveSibling(CHAT_TEMPLATE_FILE_NAME).toString();
+        }
+        return new Tokenizer(hf, file, sha256(bytes), addBos, addEos, bosId, eosId, chatTemplate, origin, bosToken,
+                eosToken, vocabSize(json));
+    }
+
+    /** tokenizer_config.json's chat_template: a string, or a list of named ones of which "default" is used. */
+    private static String chatTemplateOf(JsonNode t) {
+        if (t == null) {
+            return null;
+        }
+        if (t.isTextual()) {
+            return t.asText();
+        }
+        for (JsonNode named : t) {
+            if ("default".equals(named.path("name").asText()) && named.path("template").isTextual()) {
+                return named.path("template").asText();
+            }
+        }
+        return null;
     }
 
     /** Special tokens the post-processor puts before and after a single sequence. */
@@ -276,9 +319,40 @@ public final class Tokenizer implements AutoCloseable {
         return eosId;
     }
 
-    /** The Jinja chat template of tokenizer_config.json, or null. */
+    /** The Jinja chat template of tokenizer_config.json (or of chat_template.jinja), or null. */
     public String chatTemplate() {
         return chatTemplate;
+    }
+
+    /**
+     * The chat template, read, or null when the tokenizer has none.
+     *
+     * @throws ModelFormatException if it is not a template this project can render, naming the file and line
+     */
+    public ChatTemplate chat() {
+        return chatTemplate == null ? null : ChatTemplate.parse(chatTemplate, chatTemplateOrigin);
+    }
+
+    /**
+     * Token ids of a conversation as the chat template writes it, ending with the assistant's turn opened (HF's
+     * {@code apply_chat_template(..., add_generation_prompt=True)}); the template writes BOS itself, so none is added.
+     */
+    public long[] encodeChat(List<ChatTemplate.Message> messages) {
+        ChatTemplate t = chat();
+        if (t == null) {
+            throw new IllegalStateException(file + ": no chat template");
+        }
+        return encode(t.render(messages, bosToken, eosToken, true), false, false);
+    }
+
+    /** The BOS token's text (e.g. {@code <s>}), or null. */
+    public String bosToken() {
+        return bosToken;
+    }
+
+    /** The EOS token's text (e.g. {@code </s>}), or null. */
+    public String eosToken() {
+        return eosToken;
     }
 
     /** Ids in use: 1 + the largest id of the vocabulary and the added tokens. */

@@ -15,6 +15,7 @@ import dev.turbosparse.model.io.ModelFormatException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.stream.StreamSupport;
 
 import org.junit.jupiter.api.AfterAll;
@@ -90,6 +91,36 @@ class TokenizerTest {
                 {"add_bos_token": true, "bos_token": "<bos-that-is-not-there>"}""");
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> Tokenizer.load(dir));
         assertTrue(e.getMessage().contains("'<bos-that-is-not-there>' is not in the vocabulary"), e.getMessage());
+        // a config that names no BOS keeps the post-processor's
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"model_max_length\": 512}");
+        try (Tokenizer t = Tokenizer.load(dir)) {
+            assertEquals("<s>", t.bosToken());
+            assertEquals(1, t.encode("Hello")[0]);
+        }
+    }
+
+    @Test
+    void aChatTemplateWritesTheConversationAndItsBos(@TempDir Path dir) throws IOException {
+        Files.copy(TestData.mistralTokenizer().resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
+        // the list form, of which "default" is used
+        Files.writeString(dir.resolve("tokenizer_config.json"), """
+                {"bos_token": "<s>", "eos_token": "</s>", "chat_template": [
+                  {"name": "tool_use", "template": "unused"},
+                  {"name": "default", "template": "{{ bos_token }}{% for m in messages %}[INST] {{ m.content }} [/INST]{% endfor %}"}]}""");
+        try (Tokenizer t = Tokenizer.load(dir)) {
+            long[] ids = t.encodeChat(List.of(new ChatTemplate.Message("user", "Hello world!")));
+            long[] body = t.encode("[INST] Hello world! [/INST]", false, false);
+            assertEquals(1, ids[0], "the template's <s> is the BOS token, once");
+            assertArrayEquals(body, java.util.Arrays.copyOfRange(ids, 1, ids.length));
+        }
+        // chat_template.jinja when tokenizer_config.json has none; a template it cannot read names that file
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"bos_token\": \"<s>\"}");
+        Files.writeString(dir.resolve("chat_template.jinja"), "{{ bos_token }}\n{% call x() %}{% endcall %}");
+        try (Tokenizer t = Tokenizer.load(dir)) {
+            ModelFormatException e = assertThrows(ModelFormatException.class, t::chat);
+            assertTrue(e.getMessage().endsWith("chat_template.jinja: line 2: {% call %} is not supported in chat templates"
+                    + " here (supported: if, for, set)"), e.getMessage());
+        }
     }
 
     @Test
