@@ -44,7 +44,9 @@ import jdk.incubator.vector.VectorSpecies;
  * the arithmetic. For F16 those bits are the value times 2^-112, so the input is multiplied by 2^112 once instead of
  * every weight (exact: a product by a power of two, the same rounding in the FMA) while it stays below 2^15; above
  * that, and for a row holding infinities or NaNs (found by a max over its bits as it is read), the general kernels
- * give the answer.
+ * give the answer. Rows go four at a time: four streams of reads in flight, which is what the scattered rows of the
+ * sparse modes need (one thread read a random eighth of a matrix's rows at 8-10 GB/s so, 5-6 one by one). A row
+ * gives the same bits in a group of four as by itself, and an output element receives its rows in the same order.
  */
 public final class VectorKernels implements RowKernels {
 
@@ -134,19 +136,41 @@ public final class VectorKernels implements RowKernels {
         }
         MemorySegment d = m.data();
         int tail = pairs / L * L * 2; // the elements from here on are the scalar tail
-        for (int j = from; j < to; j++) {
+        float[] four = new float[4];
+        int j = from;
+        for (; j + 4 <= to; j += 4) { // four rows at a time: four streams of reads in flight, x loaded once
+            int r0 = rows == null ? j : rows[j];
+            int r1 = rows == null ? j + 1 : rows[j + 1];
+            int r2 = rows == null ? j + 2 : rows[j + 2];
+            int r3 = rows == null ? j + 3 : rows[j + 3];
+            long rb = m.rowBytes();
+            if (f16) {
+                dotF16Pairs4(d, r0 * rb, r1 * rb, r2 * rb, r3 * rb, xe, xo, pairs, four);
+            } else {
+                dotBF16Pairs4(d, r0 * rb, r1 * rb, r2 * rb, r3 * rb, xe, xo, pairs, four);
+            }
+            out[r0] = finish(m, r0, four[0], tail, x);
+            out[r1] = finish(m, r1, four[1], tail, x);
+            out[r2] = finish(m, r2, four[2], tail, x);
+            out[r3] = finish(m, r3, four[3], tail, x);
+        }
+        for (; j < to; j++) {
             int r = rows == null ? j : rows[j];
             long base = r * m.rowBytes();
-            float sum = f16 ? dotF16Pairs(d, base, xe, xo, pairs) : dotBF16Pairs(d, base, xe, xo, pairs);
-            if (Float.isNaN(sum)) { // a row with an infinity or a NaN (the sum of finite products cannot be NaN here)
-                out[r] = dot(m, r, x);
-                continue;
-            }
-            for (int c = tail; c < n; c++) {
-                sum += ScalarKernels.element(m, base, c) * x[c];
-            }
-            out[r] = sum;
+            out[r] = finish(m, r, f16 ? dotF16Pairs(d, base, xe, xo, pairs) : dotBF16Pairs(d, base, xe, xo, pairs), tail, x);
         }
+    }
+
+    /** A row's vector sum plus its scalar tail; a NaN sum (a row with an infinity or NaN) is computed again whole. */
+    private float finish(Matrix m, int r, float sum, int tail, float[] x) {
+        if (Float.isNaN(sum)) { // the sum of finite products cannot be NaN here
+            return dot(m, r, x);
+        }
+        long base = r * m.rowBytes();
+        for (int c = tail; c < (int) m.cols(); c++) {
+            sum += ScalarKernels.element(m, base, c) * x[c];
+        }
+        return sum;
     }
 
     @Override
@@ -159,31 +183,79 @@ public final class VectorKernels implements RowKernels {
         }
         int pairs = (to - from) / 2;
         int vectorPairs = pairs / L * L;
+        int tailFrom = from + 2 * vectorPairs;
         float[] ye = new float[pairs];
         float[] yo = new float[pairs];
-        MemorySegment d = m.data();
+        float[] yt = new float[to - tailFrom];
+        int[] group = new int[4];
+        int g = 0;
         for (int k = 0; k < n; k++) {
             int r = rows[k];
-            float ar = a[r];
-            long base = r * m.rowBytes();
-            if (f16) {
-                if (!(Math.abs(ar) < F16_PAIRS_LIMIT)) {
-                    axpy(m, r, ar, y, from, to);
-                    continue;
-                }
-                if (axpyF16Pairs(d, base + 2L * from, ar * F16_SCALE, ye, yo, pairs)) {
-                    specialsF16(d, base + 2L * from, ar, ye, yo, vectorPairs);
-                }
-            } else {
-                axpyBF16Pairs(d, base + 2L * from, ar, ye, yo, pairs);
+            if (f16 && !(Math.abs(a[r]) < F16_PAIRS_LIMIT)) {
+                axpy(m, r, a[r], y, from, to);
+                continue;
             }
-            for (int c = from + 2 * vectorPairs; c < to; c++) {
-                y[c] += ar * ScalarKernels.element(m, base, c);
+            group[g++] = r;
+            if (g == 4) {
+                addRows(m, group, 4, a, ye, yo, yt, from, pairs, tailFrom, to);
+                g = 0;
             }
         }
+        addRows(m, group, g, a, ye, yo, yt, from, pairs, tailFrom, to);
         for (int q = 0; q < vectorPairs; q++) {
             y[from + 2 * q] += ye[q];
             y[from + 2 * q + 1] += yo[q];
+        }
+        for (int c = tailFrom; c < to; c++) {
+            y[c] += yt[c - tailFrom];
+        }
+    }
+
+    /**
+     * Adds the first {@code g} rows of {@code group}, each times its {@code a}, into the split output and the tail,
+     * four at once when there are four. Each output element receives the rows in the group's order, whether four at
+     * once or one by one, so the grouping does not change a bit.
+     */
+    private void addRows(Matrix m, int[] group, int g, float[] a, float[] ye, float[] yo, float[] yt, int from,
+            int pairs, int tailFrom, int to) {
+        MemorySegment d = m.data();
+        long rb = m.rowBytes();
+        boolean f16 = m.type() == GgmlType.F16;
+        int vectorPairs = pairs / L * L;
+        if (g == 4) {
+            long b0 = group[0] * rb + 2L * from;
+            long b1 = group[1] * rb + 2L * from;
+            long b2 = group[2] * rb + 2L * from;
+            long b3 = group[3] * rb + 2L * from;
+            if (f16) {
+                int specials = axpyF16Pairs4(d, b0, b1, b2, b3, a[group[0]] * F16_SCALE, a[group[1]] * F16_SCALE,
+                        a[group[2]] * F16_SCALE, a[group[3]] * F16_SCALE, ye, yo, pairs);
+                for (int i = 0; i < 4; i++) {
+                    if ((specials & (1 << i)) != 0) {
+                        specialsF16(d, group[i] * rb + 2L * from, a[group[i]], ye, yo, vectorPairs);
+                    }
+                }
+            } else {
+                axpyBF16Pairs4(d, b0, b1, b2, b3, a[group[0]], a[group[1]], a[group[2]], a[group[3]], ye, yo, pairs);
+            }
+        } else {
+            for (int i = 0; i < g; i++) {
+                long base = group[i] * rb + 2L * from;
+                float ar = a[group[i]];
+                if (f16) {
+                    if (axpyF16Pairs(d, base, ar * F16_SCALE, ye, yo, pairs)) {
+                        specialsF16(d, base, ar, ye, yo, vectorPairs);
+                    }
+                } else {
+                    axpyBF16Pairs(d, base, ar, ye, yo, pairs);
+                }
+            }
+        }
+        for (int i = 0; i < g; i++) {
+            long base = group[i] * rb;
+            for (int c = tailFrom; c < to; c++) {
+                yt[c - tailFrom] += a[group[i]] * ScalarKernels.element(m, base, c);
+            }
         }
     }
 
@@ -197,40 +269,25 @@ public final class VectorKernels implements RowKernels {
 
     /**
      * The F16 row at {@code base} against an input split and scaled by 2^112, over its first {@code pairs / L * L}
-     * pairs; NaN when the row holds an infinity or a NaN there.
+     * pairs; NaN when the row holds an infinity or a NaN there. One chain for the even elements and one for the odd,
+     * as {@link #dotF16Pairs4} has per row, so that a row gives the same bits either way.
      */
     private static float dotF16Pairs(MemorySegment d, long base, float[] xe, float[] xo, int pairs) {
-        FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = FloatVector.zero(F);
-        FloatVector a2 = FloatVector.zero(F);
-        FloatVector a3 = FloatVector.zero(F);
+        FloatVector ae = FloatVector.zero(F);
+        FloatVector ao = FloatVector.zero(F);
         ShortVector max = ShortVector.zero(SI);
-        int j = 0;
-        for (; j <= pairs - 2 * L; j += 2 * L) {
-            IntVector i0 = IntVector.fromMemorySegment(I, d, base + 4L * j, LE);
-            IntVector i1 = IntVector.fromMemorySegment(I, d, base + 4L * (j + L), LE);
-            max = max.max(i0.reinterpretAsShorts().and((short) 0x7FFF)).max(i1.reinterpretAsShorts().and((short) 0x7FFF));
-            a0 = i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
-                    .reinterpretAsFloats().fma(FloatVector.fromArray(F, xe, j), a0);
-            a1 = i0.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
-                    .reinterpretAsFloats().fma(FloatVector.fromArray(F, xo, j), a1);
-            a2 = i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
-                    .reinterpretAsFloats().fma(FloatVector.fromArray(F, xe, j + L), a2);
-            a3 = i1.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
-                    .reinterpretAsFloats().fma(FloatVector.fromArray(F, xo, j + L), a3);
-        }
-        for (; j <= pairs - L; j += L) {
+        for (int j = 0; j <= pairs - L; j += L) {
             IntVector i0 = IntVector.fromMemorySegment(I, d, base + 4L * j, LE);
             max = max.max(i0.reinterpretAsShorts().and((short) 0x7FFF));
-            a0 = i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
-                    .reinterpretAsFloats().fma(FloatVector.fromArray(F, xe, j), a0);
-            a1 = i0.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
-                    .reinterpretAsFloats().fma(FloatVector.fromArray(F, xo, j), a1);
+            ae = i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(FloatVector.fromArray(F, xe, j), ae);
+            ao = i0.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(FloatVector.fromArray(F, xo, j), ao);
         }
         if (max.reduceLanes(VectorOperators.MAX) >= 0x7C00) {
             return Float.NaN;
         }
-        FloatVector acc = a0.add(a1).add(a2.add(a3));
+        FloatVector acc = ae.add(ao);
         float sum = 0;
         for (int i = 0; i < L; i++) {
             sum += acc.lane(i);
@@ -238,32 +295,127 @@ public final class VectorKernels implements RowKernels {
         return sum;
     }
 
+    /** {@link #dotF16Pairs} for four rows at once, into {@code out[0..3]}. */
+    private static void dotF16Pairs4(MemorySegment d, long b0, long b1, long b2, long b3, float[] xe, float[] xo,
+            int pairs, float[] out) {
+        FloatVector e0 = FloatVector.zero(F);
+        FloatVector o0 = FloatVector.zero(F);
+        FloatVector e1 = FloatVector.zero(F);
+        FloatVector o1 = FloatVector.zero(F);
+        FloatVector e2 = FloatVector.zero(F);
+        FloatVector o2 = FloatVector.zero(F);
+        FloatVector e3 = FloatVector.zero(F);
+        FloatVector o3 = FloatVector.zero(F);
+        ShortVector m0 = ShortVector.zero(SI);
+        ShortVector m1 = ShortVector.zero(SI);
+        ShortVector m2 = ShortVector.zero(SI);
+        ShortVector m3 = ShortVector.zero(SI);
+        for (int j = 0; j <= pairs - L; j += L) {
+            FloatVector ve = FloatVector.fromArray(F, xe, j);
+            FloatVector vo = FloatVector.fromArray(F, xo, j);
+            IntVector i0 = IntVector.fromMemorySegment(I, d, b0 + 4L * j, LE);
+            IntVector i1 = IntVector.fromMemorySegment(I, d, b1 + 4L * j, LE);
+            IntVector i2 = IntVector.fromMemorySegment(I, d, b2 + 4L * j, LE);
+            IntVector i3 = IntVector.fromMemorySegment(I, d, b3 + 4L * j, LE);
+            m0 = m0.max(i0.reinterpretAsShorts().and((short) 0x7FFF));
+            m1 = m1.max(i1.reinterpretAsShorts().and((short) 0x7FFF));
+            m2 = m2.max(i2.reinterpretAsShorts().and((short) 0x7FFF));
+            m3 = m3.max(i3.reinterpretAsShorts().and((short) 0x7FFF));
+            e0 = i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(ve, e0);
+            o0 = i0.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(vo, o0);
+            e1 = i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(ve, e1);
+            o1 = i1.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(vo, o1);
+            e2 = i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(ve, e2);
+            o2 = i2.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(vo, o2);
+            e3 = i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(ve, e3);
+            o3 = i3.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(vo, o3);
+        }
+        FloatVector s0 = e0.add(o0);
+        FloatVector s1 = e1.add(o1);
+        FloatVector s2 = e2.add(o2);
+        FloatVector s3 = e3.add(o3);
+        float t0 = 0;
+        float t1 = 0;
+        float t2 = 0;
+        float t3 = 0;
+        for (int i = 0; i < L; i++) {
+            t0 += s0.lane(i);
+            t1 += s1.lane(i);
+            t2 += s2.lane(i);
+            t3 += s3.lane(i);
+        }
+        out[0] = m0.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? Float.NaN : t0;
+        out[1] = m1.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? Float.NaN : t1;
+        out[2] = m2.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? Float.NaN : t2;
+        out[3] = m3.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? Float.NaN : t3;
+    }
+
     /** The BF16 row at {@code base} against a split input, over its first {@code pairs / L * L} pairs. */
     private static float dotBF16Pairs(MemorySegment d, long base, float[] xe, float[] xo, int pairs) {
-        FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = FloatVector.zero(F);
-        FloatVector a2 = FloatVector.zero(F);
-        FloatVector a3 = FloatVector.zero(F);
-        int j = 0;
-        for (; j <= pairs - 2 * L; j += 2 * L) {
+        FloatVector ae = FloatVector.zero(F);
+        FloatVector ao = FloatVector.zero(F);
+        for (int j = 0; j <= pairs - L; j += L) {
             IntVector i0 = IntVector.fromMemorySegment(I, d, base + 4L * j, LE);
-            IntVector i1 = IntVector.fromMemorySegment(I, d, base + 4L * (j + L), LE);
-            a0 = i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, xe, j), a0);
-            a1 = i0.and(0xFFFF_0000).reinterpretAsFloats().fma(FloatVector.fromArray(F, xo, j), a1);
-            a2 = i1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, xe, j + L), a2);
-            a3 = i1.and(0xFFFF_0000).reinterpretAsFloats().fma(FloatVector.fromArray(F, xo, j + L), a3);
+            ae = i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, xe, j), ae);
+            ao = i0.and(0xFFFF_0000).reinterpretAsFloats().fma(FloatVector.fromArray(F, xo, j), ao);
         }
-        for (; j <= pairs - L; j += L) {
-            IntVector i0 = IntVector.fromMemorySegment(I, d, base + 4L * j, LE);
-            a0 = i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, xe, j), a0);
-            a1 = i0.and(0xFFFF_0000).reinterpretAsFloats().fma(FloatVector.fromArray(F, xo, j), a1);
-        }
-        FloatVector acc = a0.add(a1).add(a2.add(a3));
+        FloatVector acc = ae.add(ao);
         float sum = 0;
         for (int i = 0; i < L; i++) {
             sum += acc.lane(i);
         }
         return sum;
+    }
+
+    /** {@link #dotBF16Pairs} for four rows at once, into {@code out[0..3]}. */
+    private static void dotBF16Pairs4(MemorySegment d, long b0, long b1, long b2, long b3, float[] xe, float[] xo,
+            int pairs, float[] out) {
+        FloatVector e0 = FloatVector.zero(F);
+        FloatVector o0 = FloatVector.zero(F);
+        FloatVector e1 = FloatVector.zero(F);
+        FloatVector o1 = FloatVector.zero(F);
+        FloatVector e2 = FloatVector.zero(F);
+        FloatVector o2 = FloatVector.zero(F);
+        FloatVector e3 = FloatVector.zero(F);
+        FloatVector o3 = FloatVector.zero(F);
+        for (int j = 0; j <= pairs - L; j += L) {
+            FloatVector ve = FloatVector.fromArray(F, xe, j);
+            FloatVector vo = FloatVector.fromArray(F, xo, j);
+            IntVector i0 = IntVector.fromMemorySegment(I, d, b0 + 4L * j, LE);
+            IntVector i1 = IntVector.fromMemorySegment(I, d, b1 + 4L * j, LE);
+            IntVector i2 = IntVector.fromMemorySegment(I, d, b2 + 4L * j, LE);
+            IntVector i3 = IntVector.fromMemorySegment(I, d, b3 + 4L * j, LE);
+            e0 = i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e0);
+            o0 = i0.and(0xFFFF_0000).reinterpretAsFloats().fma(vo, o0);
+            e1 = i1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e1);
+            o1 = i1.and(0xFFFF_0000).reinterpretAsFloats().fma(vo, o1);
+            e2 = i2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e2);
+            o2 = i2.and(0xFFFF_0000).reinterpretAsFloats().fma(vo, o2);
+            e3 = i3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e3);
+            o3 = i3.and(0xFFFF_0000).reinterpretAsFloats().fma(vo, o3);
+        }
+        FloatVector s0 = e0.add(o0);
+        FloatVector s1 = e1.add(o1);
+        FloatVector s2 = e2.add(o2);
+        FloatVector s3 = e3.add(o3);
+        float t0 = 0;
+        float t1 = 0;
+        float t2 = 0;
+        float t3 = 0;
+        for (int i = 0; i < L; i++) {
+            t0 += s0.lane(i);
+            t1 += s1.lane(i);
+            t2 += s2.lane(i);
+            t3 += s3.lane(i);
+        }
+        out[0] = t0;
+        out[1] = t1;
+        out[2] = t2;
+        out[3] = t3;
     }
 
     /**
@@ -282,6 +434,79 @@ public final class VectorKernels implements RowKernels {
                     .fma(av, FloatVector.fromArray(F, yo, j)).intoArray(yo, j);
         }
         return max.reduceLanes(VectorOperators.MAX) >= 0x7C00;
+    }
+
+    /**
+     * {@link #axpyF16Pairs} for four rows at once (a0..a3 scaled by 2^112), each added in turn into every output
+     * vector; bit i of the result says whether row i holds an infinity or a NaN.
+     */
+    private static int axpyF16Pairs4(MemorySegment d, long b0, long b1, long b2, long b3, float a0, float a1,
+            float a2, float a3, float[] ye, float[] yo, int pairs) {
+        FloatVector v0 = FloatVector.broadcast(F, a0);
+        FloatVector v1 = FloatVector.broadcast(F, a1);
+        FloatVector v2 = FloatVector.broadcast(F, a2);
+        FloatVector v3 = FloatVector.broadcast(F, a3);
+        ShortVector m0 = ShortVector.zero(SI);
+        ShortVector m1 = ShortVector.zero(SI);
+        ShortVector m2 = ShortVector.zero(SI);
+        ShortVector m3 = ShortVector.zero(SI);
+        for (int j = 0; j <= pairs - L; j += L) {
+            IntVector i0 = IntVector.fromMemorySegment(I, d, b0 + 4L * j, LE);
+            IntVector i1 = IntVector.fromMemorySegment(I, d, b1 + 4L * j, LE);
+            IntVector i2 = IntVector.fromMemorySegment(I, d, b2 + 4L * j, LE);
+            IntVector i3 = IntVector.fromMemorySegment(I, d, b3 + 4L * j, LE);
+            m0 = m0.max(i0.reinterpretAsShorts().and((short) 0x7FFF));
+            m1 = m1.max(i1.reinterpretAsShorts().and((short) 0x7FFF));
+            m2 = m2.max(i2.reinterpretAsShorts().and((short) 0x7FFF));
+            m3 = m3.max(i3.reinterpretAsShorts().and((short) 0x7FFF));
+            FloatVector e = FloatVector.fromArray(F, ye, j);
+            e = i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(v0, e);
+            e = i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(v1, e);
+            e = i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(v2, e);
+            e = i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(v3, e);
+            e.intoArray(ye, j);
+            FloatVector o = FloatVector.fromArray(F, yo, j);
+            o = i0.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(v0, o);
+            o = i1.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(v1, o);
+            o = i2.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(v2, o);
+            o = i3.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(v3, o);
+            o.intoArray(yo, j);
+        }
+        return (m0.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? 1 : 0)
+                | (m1.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? 2 : 0)
+                | (m2.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? 4 : 0)
+                | (m3.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? 8 : 0);
+    }
+
+    /** {@link #axpyBF16Pairs} for four rows at once, each added in turn into every output vector. */
+    private static void axpyBF16Pairs4(MemorySegment d, long b0, long b1, long b2, long b3, float a0, float a1,
+            float a2, float a3, float[] ye, float[] yo, int pairs) {
+        FloatVector v0 = FloatVector.broadcast(F, a0);
+        FloatVector v1 = FloatVector.broadcast(F, a1);
+        FloatVector v2 = FloatVector.broadcast(F, a2);
+        FloatVector v3 = FloatVector.broadcast(F, a3);
+        for (int j = 0; j <= pairs - L; j += L) {
+            IntVector i0 = IntVector.fromMemorySegment(I, d, b0 + 4L * j, LE);
+            IntVector i1 = IntVector.fromMemorySegment(I, d, b1 + 4L * j, LE);
+            IntVector i2 = IntVector.fromMemorySegment(I, d, b2 + 4L * j, LE);
+            IntVector i3 = IntVector.fromMemorySegment(I, d, b3 + 4L * j, LE);
+            FloatVector e = FloatVector.fromArray(F, ye, j);
+            e = i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(v0, e);
+            e = i1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(v1, e);
+            e = i2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(v2, e);
+            e = i3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(v3, e);
+            e.intoArray(ye, j);
+            FloatVector o = FloatVector.fromArray(F, yo, j);
+            o = i0.and(0xFFFF_0000).reinterpretAsFloats().fma(v0, o);
+            o = i1.and(0xFFFF_0000).reinterpretAsFloats().fma(v1, o);
+            o = i2.and(0xFFFF_0000).reinterpretAsFloats().fma(v2, o);
+            o = i3.and(0xFFFF_0000).reinterpretAsFloats().fma(v3, o);
+            o.intoArray(yo, j);
+        }
     }
 
     /**

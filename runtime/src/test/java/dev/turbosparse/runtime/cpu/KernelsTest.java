@@ -109,6 +109,9 @@ class KernelsTest {
                         scale += Math.abs(ScalarKernels.element(m, row * m.rowBytes(), c) * x[c]);
                     }
                     assertEquals(ref.dot(m, row, x), out[row], 1e-5 * scale + 1e-6, type + " dots row " + row + ", cols " + cols);
+                    float[] alone = new float[rows];
+                    vec.dots(m, null, row, row + 1, x, alone); // in a group of four or by itself: the same bits
+                    assertEquals(Float.floatToIntBits(out[row]), Float.floatToIntBits(alone[row]), type + " row " + row);
                 }
                 float[] a = new float[rows];
                 for (int i = 0; i < rows; i++) {
@@ -132,6 +135,30 @@ class KernelsTest {
                         scale += Math.abs(a[list[k]] * ScalarKernels.element(m, list[k] * m.rowBytes(), j));
                     }
                     assertEquals(y1[j], y2[j], 1e-6 * scale, type + " axpys [" + cFrom + ", " + cTo + ") of " + cols + " at " + j);
+                }
+                // rows of weight zero among them (what dense adds and exact leaves out) change no bit of the rest
+                int[] padded = new int[rows];
+                float[] a0 = a.clone();
+                int m2 = 0;
+                int used = 0;
+                int unused = n;
+                while (used < n || unused < rows) { // the n rows in their order, the others (weight 0) mixed in
+                    if (unused < rows && (used == n || r.nextBoolean())) {
+                        a0[list[unused]] = 0f;
+                        padded[m2++] = list[unused++];
+                    } else {
+                        padded[m2++] = list[used++];
+                    }
+                }
+                float[] y3 = new float[cols];
+                float[] y4 = new float[cols];
+                for (int j = 0; j < cols; j++) {
+                    y3[j] = y4[j] = 1f + r.nextFloat();
+                }
+                vec.axpys(m, list, n, a, y3, cFrom, cTo);
+                vec.axpys(m, padded, m2, a0, y4, cFrom, cTo);
+                for (int j = 0; j < cols; j++) {
+                    assertEquals(Float.floatToIntBits(y3[j]), Float.floatToIntBits(y4[j]), type + " with zero rows, at " + j);
                 }
             }
         }
