@@ -69,6 +69,19 @@ users={{ ns.users }} last={{ ns.last | default('none', true) }} {{ {'a': 1, 'b':
 {{ messages[-1].content | title if messages else 'none' }} {{ 'x' in 'xyz' and not 'w' in 'xyz' }} {{ [1, 2] + [3] }}
 {%- for i in range(3) %} {{ loop.revindex0 }}{{ i ~ '' }}{% endfor %}
 """,
+    "selected": """{%- set system = messages | selectattr('role', 'equalto', 'system') | map(attribute='content') | list %}
+{%- set turns = messages | rejectattr('role', 'equalto', 'system') | list %}
+{{- bos_token }}
+{%- if system %}[SYS]{{ system | join(' ') }}[/SYS]{% endif %}
+{%- for m in turns %}
+    {%- if m.role == 'user' %}
+        {{- '[INST]' + m.content + '[/INST]' }}
+    {%- else %}
+        {{- m.content + eos_token }}
+    {%- endif %}
+{%- endfor %}
+{{- ' ' ~ (messages | selectattr('content') | list | length) ~ ' with content, roles ' ~ (messages | map(attribute='role') | reject('equalto', 'user') | join(',')) }}
+""",
 }
 
 MESSAGES = {

@@ -42,6 +42,9 @@ public final class ChatTemplate {
      * @throws ModelFormatException if the template is not valid or uses Jinja this interpreter does not know
      */
     public static ChatTemplate parse(String source, String origin) {
+        // as Jinja without keep_trailing_newline: the template's one last newline is not part of its text
+        source = source.endsWith("\r\n") ? source.substring(0, source.length() - 2)
+                : source.endsWith("\n") ? source.substring(0, source.length() - 1) : source;
         List<Token> tokens = new Lexer(source, origin).tokens();
         Parser p = new Parser(tokens, origin, 1 + (int) source.chars().filter(c -> c == '\n').count());
         List<Node> body = p.block(java.util.Set.of());
@@ -475,10 +478,8 @@ public final class ChatTemplate {
 
     private static final java.util.Set<String> FILTERS = java.util.Set.of("trim", "length", "count", "upper", "lower",
             "capitalize", "title", "first", "last", "join", "default", "d", "string", "int", "float", "tojson", "list",
-            "reverse", "replace", "items", "safe", "abs");
-    private static final java.util.Set<String> TESTS = java.util.Set.of("defined", "undefined", "none", "string",
-            "number", "integer", "float", "mapping", "sequence", "iterable", "boolean", "true", "false", "even", "odd",
-            "eq", "equalto", "ne");
+            "reverse", "replace", "items", "safe", "abs", "selectattr", "rejectattr", "select", "reject", "map");
+    private static final java.util.Set<String> TESTS = TemplateValues.TESTS;
 
     private static final class ExprParser {
         private final String s;

@@ -635,11 +635,50 @@ final class TemplateValues {
             case "items" -> {
                 return method(v, "items", args, line);
             }
+            case "selectattr", "rejectattr", "select", "reject" -> {
+                // selectattr(name[, test[, arg]]): the items whose attribute passes the test (truthy without one)
+                boolean byAttribute = f.endsWith("attr");
+                boolean keep = f.startsWith("select");
+                int at = byAttribute ? 1 : 0;
+                String attr = byAttribute ? str(args.arg(0, "attribute", "")) : null;
+                Object testName = args.positional().size() > at ? args.positional().get(at) : null;
+                Object testArg = args.positional().size() > at + 1 ? args.positional().get(at + 1) : null;
+                if (testName != null && !(testName instanceof String name && TESTS.contains(name))) {
+                    throw new ChatTemplate.RenderError(line, "'" + f + "' with the test " + repr(testName)
+                            + ", which is not supported");
+                }
+                List<Object> out = new ArrayList<>();
+                for (Object item : iterate(v, line)) {
+                    Object value = byAttribute ? attribute(item, attr, line) : item;
+                    boolean passes = testName == null ? truthy(value) : test((String) testName, value, testArg);
+                    if (passes == keep) {
+                        out.add(item);
+                    }
+                }
+                return out;
+            }
+            case "map" -> {
+                Object attr = args.named().get("attribute");
+                if (attr == null) {
+                    throw new ChatTemplate.RenderError(line, "'map' is supported with attribute= only");
+                }
+                List<Object> out = new ArrayList<>();
+                for (Object item : iterate(v, line)) {
+                    Object value = attribute(item, str(attr), line);
+                    out.add(value == UNDEFINED && args.named().containsKey("default") ? args.named().get("default") : value);
+                }
+                return out;
+            }
             default -> { // safe
                 return v;
             }
         }
     }
+
+    /** The tests {@link #test} knows. */
+    static final java.util.Set<String> TESTS = java.util.Set.of("defined", "undefined", "none", "string", "number",
+            "integer", "float", "mapping", "sequence", "iterable", "boolean", "true", "false", "even", "odd", "eq",
+            "equalto", "ne");
 
     static boolean test(String t, Object v, Object arg) {
         return switch (t) {
