@@ -74,6 +74,55 @@ class PredictorsCommandTest {
     }
 
     @Test
+    void mixtralGetsAPredictorPerExpertThatTheRuntimeRunsAfterRouting() throws IOException {
+        // a random tiny Mixtral with dReLU experts and the bundled tokenizer
+        Path model = dir.resolve("mixtral");
+        CliRun r = CliRun.of("init", "--config", CliRun.root().resolve("configs/models/tiny-mixtral-drelu.json").toString(),
+                "--tokenizer", CliRun.tinyModel().toString(), "--dtype", "f32", "--seed", "3", "--out", model.toString());
+        assertEquals(0, r.exit(), r.err());
+        Path out = dir.resolve("mixtral-with-predictors");
+        r = CliRun.of("predictors", "--model", model.toString(), "--data", data.toString(), "--rank", "8", "--tokens",
+                "2048", "--heldout-tokens", "512", "--epochs", "2", "--recall", "0.9", "--eval-tokens", "128",
+                "--threads", "2", "--out", out.toString());
+        assertEquals(0, r.exit(), r.err());
+        JsonNode report = JsonMapper.builder().build().readTree(out.resolve("predictors.json").toFile());
+        assertEquals(2 * 4, report.get("ffns").size(), "one per layer and expert");
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (JsonNode f : report.get("ffns")) {
+            seen.add(f.get("layer").asInt() + "/" + f.get("expert").asInt());
+            assertTrue(f.get("recall").asDouble() >= 0.9, "the threshold keeps the recall asked for: " + f);
+        }
+        assertEquals(8, seen.size(), seen.toString());
+        double share = report.get("perplexity").get("predicted").get("neuron_share").asDouble();
+        assertTrue(share > 0 && share < 1, "predicted mode computes a share of the routed experts' neurons: " + share);
+
+        // the sparse GGUF stacks them per expert, and the runtime decodes it in predicted mode
+        Path gguf = dir.resolve("mixtral.sparse.gguf");
+        r = CliRun.of("export", "--model", out.toString(), "--format", "gguf", "--sparse", "--dtype", "f16", "--out",
+                gguf.toString());
+        assertEquals(0, r.exit(), r.err());
+        try (GgufFile g = GgufFile.open(gguf)) {
+            assertTrue(g.tensors().containsKey("blk.1.fc1_exps.weight"), g.tensors().keySet().toString());
+            assertTrue(g.tensors().containsKey("blk.1.fc2_exps.weight"));
+        }
+        CliRun dense = CliRun.of("logits", "--model", gguf.toString(), "--tokens", "1,415,2936,9060", "--engine",
+                "runtime", "--mode", "dense", "--format", "json");
+        CliRun predicted = CliRun.of("logits", "--model", gguf.toString(), "--tokens", "1,415,2936,9060", "--engine",
+                "runtime", "--mode", "predicted", "--format", "json");
+        assertEquals(0, dense.exit(), dense.err());
+        assertEquals(0, predicted.exit(), predicted.err());
+        JsonNode a = JsonMapper.builder().build().readTree(dense.out()).get("logits");
+        JsonNode b = JsonMapper.builder().build().readTree(predicted.out()).get("logits");
+        double max = 0;
+        for (int t = 0; t < a.size(); t++) {
+            for (int v = 0; v < a.get(t).size(); v++) {
+                max = Math.max(max, Math.abs(a.get(t).get(v).asDouble() - b.get(t).get(v).asDouble()));
+            }
+        }
+        assertTrue(max > 0 && max < 1, "predicted is close to dense but skips neurons: " + max);
+    }
+
+    @Test
     void badInputIsOneLine() throws IOException {
         CliRun r = CliRun.of("predictors", "--model", CliRun.root().resolve("models/tiny-mistral-swiglu").toString(),
                 "--data", data.toString(), "--out", dir.resolve("x").toString());
