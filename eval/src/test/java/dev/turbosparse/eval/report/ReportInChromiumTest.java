@@ -74,9 +74,11 @@ class ReportInChromiumTest {
         Report.Output o = Report.build("turbosparse report: SwiGLU base vs dReLU", ReportTest.pair(tmp));
         Path dir = tmp.resolve("report");
         Report.write(o, dir);
+        // the profile lives outside @TempDir: Chromium's helper processes may still write to it as the test ends
+        Path profile = Files.createTempDirectory("turbosparse-chromium-profile");
         Process p = new ProcessBuilder(browser.toString(), "--headless", "--no-sandbox", "--disable-gpu",
                 "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--user-data-dir=" + tmp.resolve("profile"), "--remote-debugging-port=0",
+                "--disable-sync", "--user-data-dir=" + profile, "--remote-debugging-port=0",
                 "--window-size=1200,900", "about:blank").redirectErrorStream(true).start();
         try {
             String endpoint = devtoolsEndpoint(p);
@@ -119,9 +121,38 @@ class ReportInChromiumTest {
                 assertTrue(png.length > 10_000, "screenshot of " + png.length + " bytes");
             }
         } finally {
-            p.destroy();
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
+            stop(p);
+            deleteQuietly(profile);
+        }
+    }
+
+    /** Ends Chromium and every helper process it started, and waits until they are gone. */
+    static void stop(Process p) throws InterruptedException {
+        List<ProcessHandle> tree = new ArrayList<>(p.descendants().toList());
+        p.destroy();
+        tree.forEach(ProcessHandle::destroy);
+        if (!p.waitFor(10, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+        for (ProcessHandle h : tree) {
+            try {
+                h.onExit().get(10, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                h.destroyForcibly();
+            }
+        }
+    }
+
+    /** Removes a folder, trying again for a while if something still writes into it; what stays is left to the OS. */
+    static void deleteQuietly(Path dir) throws InterruptedException {
+        for (int attempt = 0; attempt < 20 && Files.exists(dir); attempt++) {
+            try (java.util.stream.Stream<Path> walk = Files.walk(dir)) {
+                for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(q);
+                }
+            } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                Thread.sleep(100);
             }
         }
     }
