@@ -10,7 +10,8 @@ import java.util.concurrent.locks.LockSupport;
  * <p>A token's decoding is a few hundred such calls of 0.05 to 1 ms each, so the hand-off has to cost microseconds,
  * not the 20 to 30 of an executor's submit and a future's get (measured on this project's 2-core machine): the
  * threads spin on a generation counter for a while after each call and only then park, and the caller spins for
- * their parts to finish. Between tokens (or once the work stops) they park, using no CPU.
+ * their parts to finish. Between tokens (or once the work stops) they park, using no CPU. With more threads than
+ * cores nothing spins.
  */
 public final class Parallel implements AutoCloseable {
 
@@ -20,10 +21,12 @@ public final class Parallel implements AutoCloseable {
         void run(int from, int to);
     }
 
-    /** How long a thread spins for the next call before it parks (about 50 µs). */
+    /** How long a thread spins for the next call before it parks, when there are cores enough for every thread. */
     private static final long SPIN_NANOS = 50_000;
 
     private final int threads;
+    /** No spinning with more threads than cores: a spinning thread would hold a core that another one needs. */
+    private final long spinNanos;
     private final Thread[] workers;
     private final AtomicInteger pending = new AtomicInteger();
     /** Incremented by each call that hands parts out; a worker runs its part once per generation. */
@@ -41,6 +44,7 @@ public final class Parallel implements AutoCloseable {
             throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         }
         this.threads = threads;
+        this.spinNanos = threads <= Runtime.getRuntime().availableProcessors() ? SPIN_NANOS : 0;
         this.workers = new Thread[threads - 1];
         for (int i = 0; i < workers.length; i++) {
             int part = i + 1;
@@ -85,7 +89,7 @@ public final class Parallel implements AutoCloseable {
         }
         long start = System.nanoTime();
         while (pending.get() != 0) {
-            if (System.nanoTime() - start < SPIN_NANOS) {
+            if (System.nanoTime() - start < spinNanos) {
                 Thread.onSpinWait();
             } else {
                 LockSupport.parkNanos(this, 100_000);
@@ -110,7 +114,7 @@ public final class Parallel implements AutoCloseable {
                 if (closed) {
                     return;
                 }
-                if (System.nanoTime() - start < SPIN_NANOS) {
+                if (System.nanoTime() - start < spinNanos) {
                     Thread.onSpinWait();
                 } else {
                     LockSupport.park(this);
