@@ -451,7 +451,7 @@ final class TemplateValues {
                     return title(s);
                 }
                 case "capitalize" -> {
-                    return s.isEmpty() ? s : s.substring(0, 1).toUpperCase(Locale.ROOT) + s.substring(1).toLowerCase(Locale.ROOT);
+                    return capitalize(s);
                 }
                 case "startswith" -> {
                     return s.startsWith(str(args.arg(0, "prefix", "")));
@@ -483,14 +483,9 @@ final class TemplateValues {
         if (target instanceof Map<?, ?> m) {
             switch (name) {
                 case "items" -> {
-                    List<Object> exact = new ArrayList<>();
-                    m.forEach((k, v) -> {
-                        List<Object> pair = new ArrayList<>();
-                        pair.add(k);
-                        pair.add(v);
-                        exact.add(pair);
-                    });
-                    return exact;
+                    List<Object> pairs = new ArrayList<>();
+                    m.forEach((k, v) -> pairs.add(java.util.Arrays.asList(k, v))); // v may be None
+                    return pairs;
                 }
                 case "keys" -> {
                     return new ArrayList<Object>(m.keySet());
@@ -521,6 +516,10 @@ final class TemplateValues {
             b--;
         }
         return s.substring(a, b);
+    }
+
+    private static String capitalize(String s) {
+        return s.isEmpty() ? s : s.substring(0, 1).toUpperCase(Locale.ROOT) + s.substring(1).toLowerCase(Locale.ROOT);
     }
 
     private static String title(String s) {
@@ -557,8 +556,7 @@ final class TemplateValues {
                 return str(v).toLowerCase(Locale.ROOT);
             }
             case "capitalize" -> {
-                String s = str(v);
-                return s.isEmpty() ? s : s.substring(0, 1).toUpperCase(Locale.ROOT) + s.substring(1).toLowerCase(Locale.ROOT);
+                return capitalize(str(v));
             }
             case "title" -> {
                 return title(str(v));

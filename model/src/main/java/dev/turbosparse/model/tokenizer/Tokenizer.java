@@ -49,6 +49,7 @@ public final class Tokenizer implements AutoCloseable {
     private final Integer eosId;
     private final String chatTemplate;
     private final String chatTemplateOrigin;
+    private ChatTemplate parsedChatTemplate;
     private final String bosToken;
     private final String eosToken;
     private final int vocabSize;
@@ -330,7 +331,10 @@ public final class Tokenizer implements AutoCloseable {
      * @throws ModelFormatException if it is not a template this project can render, naming the file and line
      */
     public ChatTemplate chat() {
-        return chatTemplate == null ? null : ChatTemplate.parse(chatTemplate, chatTemplateOrigin);
+        if (chatTemplate != null && parsedChatTemplate == null) {
+            parsedChatTemplate = ChatTemplate.parse(chatTemplate, chatTemplateOrigin); // read once, when first asked
+        }
+        return parsedChatTemplate;
     }
 
     /**

@@ -166,17 +166,10 @@ class KernelsTest {
 
     /** The rows 0..rows-1 in a random order, each once. */
     private static int[] subset(int rows, Random r) {
-        int[] list = new int[rows];
-        for (int i = 0; i < rows; i++) {
-            list[i] = i;
-        }
-        for (int i = rows - 1; i > 0; i--) {
-            int j = r.nextInt(i + 1);
-            int t = list[i];
-            list[i] = list[j];
-            list[j] = t;
-        }
-        return list;
+        java.util.List<Integer> list = new java.util.ArrayList<>(
+                java.util.stream.IntStream.range(0, rows).boxed().toList());
+        java.util.Collections.shuffle(list, r);
+        return list.stream().mapToInt(Integer::intValue).toArray();
     }
 
     @Test
