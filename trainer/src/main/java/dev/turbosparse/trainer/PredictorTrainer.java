@@ -182,7 +182,11 @@ public final class PredictorTrainer {
         NDArray truth(NDArray x, FfnActivation act) {
             NDArray rms = x.square().mean(new int[] {1}, true).add(TorchTensors.scalar(x, eps)).sqrt();
             NDArray normed = x.div(rms).mul(norm); // (n, hidden)
-            NDArray h = act.apply(normed.matMul(gate.transpose()), normed.matMul(up.transpose())); // (n, inter)
+            NDArray gt = gate.transpose();
+            NDArray ut = up.transpose();
+            gt.attach(x.getManager()); // with x's (the step's), not the layer's, which outlive the step
+            ut.attach(x.getManager());
+            NDArray h = act.apply(normed.matMul(gt), normed.matMul(ut)); // (n, inter)
             return h.neq(TorchTensors.scalar(h, 0)).toType(DataType.FLOAT32, false);
         }
     }
@@ -265,7 +269,9 @@ public final class PredictorTrainer {
                         for (int i = 0; i < size; i++) {
                             idx[i] = order[b + i];
                         }
+                        // everything of the step hangs off xb, so that closing the step frees it
                         NDArray xb = x.get(new NDIndex("{}", TorchTensors.longs(step, idx, new Shape(size)))); // (size, hidden)
+                        xb.attach(step);
                         NDArray y = ffn.truth(xb, act); // (size, inter)
                         NDArray[] lg = lossAndGradients(xb, y, w1, w2);
                         last = lg[0].getFloat();
@@ -293,8 +299,13 @@ public final class PredictorTrainer {
     static NDArray[] lossAndGradients(NDArray x, NDArray y, NDArray w1, NDArray w2) {
         long n = x.getShape().get(0);
         long inter = w2.getShape().get(0);
-        NDArray z = x.matMul(w1.transpose()).maximum(TorchTensors.scalar(x, 0)); // (n, rank)
-        NDArray s = z.matMul(w2.transpose()); // (n, inter)
+        // the transposes belong with x (the step's), not with the weights (which live for all the steps)
+        NDArray w1t = w1.transpose();
+        NDArray w2t = w2.transpose();
+        w1t.attach(x.getManager());
+        w2t.attach(x.getManager());
+        NDArray z = x.matMul(w1t).maximum(TorchTensors.scalar(x, 0)); // (n, rank)
+        NDArray s = z.matMul(w2t); // (n, inter)
         // log(1 + exp(-|s|)) + max(s, 0) - s y: the stable form of -y log sigmoid(s) - (1 - y) log(1 - sigmoid(s))
         NDArray loss = s.maximum(TorchTensors.scalar(s, 0)).sub(s.mul(y)).add(s.abs().neg().exp().add(TorchTensors.scalar(s, 1)).log()).mean();
         NDArray ds = Activation.sigmoid(s).sub(y).div(TorchTensors.scalar(s, (double) n * inter)); // (n, inter)
