@@ -51,6 +51,8 @@ public final class Decoder implements TokenDecoder {
     private final float threshold;
     private final FfnActivation act;
     private final Arena transposed = Arena.ofShared();
+    /** Predicted mode's fc2 of each FFN as (rank, intermediate), [layer][expert]; null in the other modes. */
+    private final Matrix[][] fc2T;
     /** The neuron-major down projection of each FFN, [layer][expert]: the file's, or a transposed copy. */
     private final Matrix[][] downT;
     private final float[] invFreq;
@@ -141,6 +143,33 @@ public final class Decoder implements TokenDecoder {
             invFreq[i] = 1.0f / (float) Math.pow(c.ropeTheta(), (float) (2 * i) / c.headDim());
         }
         this.downT = neuronMajorDowns(mode);
+        this.fc2T = mode == Mode.PREDICTED ? rankMajorFc2s() : null;
+    }
+
+    /**
+     * Predicted mode's fc2 as (rank, intermediate) float32 copies, [layer][expert]: scores are then a sum of the fc2
+     * columns of the rank entries that relu left positive, long contiguous rows, where fc2's own rows (one per neuron,
+     * rank elements each) would be thousands of short dots. A rank entry at zero is skipped.
+     */
+    private Matrix[][] rankMajorFc2s() {
+        Matrix[][] out = new Matrix[c.numHiddenLayers()][c.numExperts()];
+        long copied = 0;
+        for (int l = 0; l < out.length; l++) {
+            for (int e = 0; e < out[l].length; e++) {
+                Matrix f = model.layers().get(l).experts().get(e).predictor().fc2(); // (inter, rank)
+                MemorySegment f32 = transposed.allocate(f.rows() * f.cols() * 4, 64);
+                try (Arena tmp = Arena.ofConfined()) {
+                    MemorySegment rowMajor = tmp.allocate(f.rows() * f.cols() * 4, 64);
+                    f.type().toFloat32(f.data(), 0, rowMajor, f.rows() * f.cols());
+                    Transpose.f32(rowMajor, f.rows(), f.cols(), f32);
+                }
+                out[l][e] = new Matrix(f.name() + " (rank-major)", GgmlType.F32, f.cols(), f.rows(), f32);
+                copied += f32.byteSize();
+            }
+        }
+        LOG.debug("{}: predictors' fc2 transposed to rank-major float32 in memory ({} KiB)", model.source(),
+                copied >> 10);
+        return out;
     }
 
     /** Sparse modes read the down projection a neuron at a time: the file's neuron-major one, or a transposed copy. */
@@ -234,7 +263,7 @@ public final class Decoder implements TokenDecoder {
             System.arraycopy(x, 0, residual, 0, hidden); // the predictor's input: the residual before the FFN's norm
             rmsNorm(x, layer.postNorm(), xb);
             if (layer.router() == null) {
-                ffn(layer.experts().getFirst(), downT[l][0], ffnOut);
+                ffn(layer.experts().getFirst(), downT[l][0], fc2T == null ? null : fc2T[l][0], ffnOut);
                 add(x, ffnOut);
             } else {
                 moe(l, layer);
@@ -325,7 +354,7 @@ public final class Decoder implements TokenDecoder {
         for (int i = 0; i < r.experts().length; i++) {
             int e = r.experts()[i];
             float w = r.weights()[i];
-            ffn(layer.experts().get(e), downT[l][e], ffnOut);
+            ffn(layer.experts().get(e), downT[l][e], fc2T == null ? null : fc2T[l][e], ffnOut);
             for (int j = 0; j < moeOut.length; j++) {
                 moeOut[j] += w * ffnOut[j];
             }
@@ -333,7 +362,7 @@ public final class Decoder implements TokenDecoder {
     }
 
     /** One FFN of the normed input {@code xb} (and the residual, for a predictor) into {@code out}. */
-    private void ffn(RuntimeModel.Ffn f, Matrix neuronMajor, float[] out) {
+    private void ffn(RuntimeModel.Ffn f, Matrix neuronMajor, Matrix fc2t, float[] out) {
         int inter = c.intermediateSize();
         neuronsTotal += inter;
         int n;
@@ -367,10 +396,16 @@ public final class Decoder implements TokenDecoder {
             case PREDICTED -> {
                 RuntimeModel.Predictor pr = f.predictor();
                 matVec(pr.fc1(), residual, rank);
+                int positive = 0; // relu: the rank entries above zero, the only ones fc2 sees
                 for (int i = 0; i < rank.length; i++) {
-                    rank[i] = Math.max(0, rank[i]);
+                    if (rank[i] > 0) {
+                        active[positive++] = i;
+                    }
                 }
-                matVec(pr.fc2(), rank, score);
+                Arrays.fill(score, 0);
+                int count = positive;
+                parallel.forRange(inter, 64, 16, (from, to) -> k.axpys(fc2t, active, count, rank, score, from, to));
+                bytesRead += (long) positive * fc2t.rowBytes();
                 n = 0;
                 for (int i = 0; i < inter; i++) {
                     if (score[i] >= threshold) {
