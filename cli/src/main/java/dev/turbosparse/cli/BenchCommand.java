@@ -134,11 +134,21 @@ final class BenchCommand implements Runnable {
         @Option(names = "--seed", defaultValue = "1", description = "Seed of the token ids (default: ${DEFAULT-VALUE}).")
         long seed;
 
+        @Option(names = "--rounds", defaultValue = "1", paramLabel = "R",
+                description = "Measure the modes R times in turn and report each mode's median round, and its"
+                    + " speed-up over dense as the median of the rounds' own ratios (default: ${DEFAULT-VALUE}).")
+        int rounds;
+
+        enum Format { text, json }
+
+        @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
+        Format format;
+
         @Override
         public Integer call() throws Exception {
             int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-            if (n < 1 || tokens < 1 || warmup < 0 || bandwidthMb < 64) {
-                throw new Cli.UserError("--threads and --tokens must be at least 1, --warmup 0 or more,"
+            if (n < 1 || tokens < 1 || warmup < 0 || rounds < 1 || bandwidthMb < 64) {
+                throw new Cli.UserError("--threads, --tokens and --rounds must be at least 1, --warmup 0 or more,"
                         + " --bandwidth-mb at least 64");
             }
             java.util.List<Decoder.Mode> wanted = new java.util.ArrayList<>();
@@ -150,6 +160,7 @@ final class BenchCommand implements Runnable {
                 }
             }
             PrintStream o = Output.stdout();
+            java.util.List<String> notes = new java.util.ArrayList<>();
             try (RuntimeModel m = RuntimeLoader.load(Models.resolve(model).path())) {
                 java.util.List<Decoder.Mode> run = new java.util.ArrayList<>();
                 for (Decoder.Mode mode : wanted) {
@@ -158,9 +169,9 @@ final class BenchCommand implements Runnable {
                     if (ok) {
                         run.add(mode);
                     } else {
-                        o.println("(" + mode.name().toLowerCase(Locale.ROOT) + " left out: the model "
+                        notes.add(mode.name().toLowerCase(Locale.ROOT) + " left out: the model "
                                 + (mode == Decoder.Mode.PREDICTED && m.config().activation().zeroGateMeansZeroOutput()
-                                        ? "has no predictors" : "is " + m.config().activation().paperName()) + ")");
+                                        ? "has no predictors" : "is " + m.config().activation().paperName()));
                     }
                 }
                 if (run.isEmpty()) {
@@ -168,29 +179,65 @@ final class BenchCommand implements Runnable {
                 }
                 double bandwidth = Bandwidth.measure(bandwidthMb << 20, n, 5);
                 java.util.List<DecodeBenchmark.ModeResult> results;
-                try (Progress bar = Progress.count("bench runtime", (long) run.size() * (warmup + tokens), "tokens")) {
+                try (Progress bar = Progress.count("bench runtime", (long) rounds * run.size() * (warmup + tokens),
+                        "tokens")) {
                     long[] done = {0};
-                    results = DecodeBenchmark.run(m, run, warmup, tokens, n, seed, (mode, i, total) -> {
+                    results = DecodeBenchmark.run(m, run, warmup, tokens, rounds, n, seed, (mode, i, total) -> {
                         bar.message(mode.name().toLowerCase(Locale.ROOT));
                         bar.stepTo(++done[0]);
                     });
                 }
+                if (format == Format.json) {
+                    o.println(json(m, n, bandwidth, results, notes));
+                    o.flush();
+                    return 0;
+                }
+                notes.forEach(note -> o.println("(" + note + ")"));
                 o.printf(Locale.ROOT, "model            %s (%s, %,d MB of weights, %d threads)%n", model,
                         m.config().activation().paperName(), m.weightBytes() >> 20, n);
                 o.printf(Locale.ROOT, "bandwidth        %.2f GB/s read (%d threads over %d MB, best of 5)%n",
                         bandwidth / 1e9, n, bandwidthMb);
-                double dense = results.stream().filter(r -> r.mode() == Decoder.Mode.DENSE)
-                        .mapToDouble(DecodeBenchmark.ModeResult::tokensPerSecond).findFirst().orElse(Double.NaN);
                 for (DecodeBenchmark.ModeResult r : results) {
                     o.printf(Locale.ROOT, "%-10s %8.2f tok/s  %8.1f MB/token  down rows %6.2f%%  %6.2f GB/s = %5.1f%% of"
                             + " bandwidth%s%n", r.mode().name().toLowerCase(Locale.ROOT), r.tokensPerSecond(),
                             r.bytesPerToken() / 1e6, 100 * r.neuronShare(), r.bytesPerSecond() / 1e9,
-                            100 * r.bytesPerSecond() / bandwidth, Double.isNaN(dense) || r.mode() == Decoder.Mode.DENSE
-                                    ? "" : String.format(Locale.ROOT, "  %.2fx dense", r.tokensPerSecond() / dense));
+                            100 * r.bytesPerSecond() / bandwidth, Double.isNaN(r.speedupOverDense())
+                                    || r.mode() == Decoder.Mode.DENSE ? ""
+                                    : String.format(Locale.ROOT, "  %.2fx dense", r.speedupOverDense()));
                 }
             }
             o.flush();
             return 0;
+        }
+
+        /** The figures as one JSON object: the model, the bandwidth, and a row per mode. */
+        private String json(RuntimeModel m, int n, double bandwidth,
+                java.util.List<DecodeBenchmark.ModeResult> results, java.util.List<String> notes) throws Exception {
+            var mapper = com.fasterxml.jackson.databind.json.JsonMapper.builder().build();
+            var root = mapper.createObjectNode();
+            root.put("model", model.toString());
+            root.put("ffn_activation", m.config().activation().paperName());
+            root.put("weight_bytes", m.weightBytes());
+            root.put("threads", n);
+            root.put("tokens", tokens);
+            root.put("warmup", warmup);
+            root.put("rounds", rounds);
+            root.put("bandwidth_bytes_per_s", bandwidth);
+            var modesOut = root.putArray("modes");
+            for (DecodeBenchmark.ModeResult r : results) {
+                var one = modesOut.addObject();
+                one.put("mode", r.mode().name().toLowerCase(Locale.ROOT));
+                one.put("tokens_per_s", r.tokensPerSecond());
+                one.put("bytes_per_token", r.bytesPerToken());
+                one.put("down_rows_share", r.neuronShare());
+                one.put("bytes_per_s", r.bytesPerSecond());
+                one.put("bandwidth_share", r.bytesPerSecond() / bandwidth);
+                if (!Double.isNaN(r.speedupOverDense())) {
+                    one.put("speedup_over_dense", r.speedupOverDense());
+                }
+            }
+            notes.forEach(root.putArray("notes")::add);
+            return mapper.writeValueAsString(root);
         }
     }
 

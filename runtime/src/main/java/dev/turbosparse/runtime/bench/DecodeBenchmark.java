@@ -15,9 +15,12 @@ public final class DecodeBenchmark {
 
     /**
      * One mode's figures: decode tokens per second, weight bytes read per token (counted by the decoder), the share
-     * of FFN neurons computed, and the bandwidth those bytes and that speed make.
+     * of FFN neurons computed, the bandwidth those bytes and that speed make, and its speed-up over dense: the median
+     * over rounds of the ratio within each round, which a slow spell of the machine between rounds does not move
+     * (NaN when dense was not measured).
      */
-    public record ModeResult(Decoder.Mode mode, int tokens, double seconds, double bytesPerToken, double neuronShare) {
+    public record ModeResult(Decoder.Mode mode, int tokens, double seconds, double bytesPerToken, double neuronShare,
+            double speedupOverDense) {
         public double tokensPerSecond() {
             return tokens / seconds;
         }
@@ -32,33 +35,67 @@ public final class DecodeBenchmark {
     /**
      * @param warmup tokens decoded first in each mode and not timed (the JIT compiles the kernels, pages come in)
      * @param tokens tokens timed per mode
+     * @param rounds times the modes are measured, one after the other in turn (so that a slow spell of the machine
+     *     falls on all of them); each mode's result is its median round
      */
     public static List<ModeResult> run(RuntimeModel model, List<Decoder.Mode> modes, int warmup, int tokens,
-            int threads, long seed, Listener listener) {
+            int rounds, int threads, long seed, Listener listener) {
+        if (rounds < 1) {
+            throw new IllegalArgumentException("rounds must be at least 1, got " + rounds);
+        }
         int vocab = model.config().vocabSize();
         SplittableRandom random = new SplittableRandom(seed);
         int[] ids = new int[warmup + tokens];
         for (int i = 0; i < ids.length; i++) {
             ids[i] = random.nextInt(vocab);
         }
-        List<ModeResult> out = new ArrayList<>();
-        for (Decoder.Mode mode : modes) {
-            try (Decoder d = new Decoder(model, mode, ids.length, threads, Float.NaN)) {
-                for (int i = 0; i < warmup; i++) {
-                    d.forward(ids[i]);
-                    listener.token(mode, i + 1, ids.length);
+        List<List<ModeResult>> byMode = new ArrayList<>();
+        modes.forEach(m -> byMode.add(new ArrayList<>()));
+        for (int round = 0; round < rounds; round++) {
+            for (int k = 0; k < modes.size(); k++) {
+                Decoder.Mode mode = modes.get(k);
+                try (Decoder d = new Decoder(model, mode, ids.length, threads, Float.NaN)) {
+                    for (int i = 0; i < warmup; i++) {
+                        d.forward(ids[i]);
+                        listener.token(mode, i + 1, ids.length);
+                    }
+                    d.resetCounters();
+                    long t0 = System.nanoTime();
+                    for (int i = warmup; i < ids.length; i++) {
+                        d.forward(ids[i]);
+                        listener.token(mode, i + 1, ids.length);
+                    }
+                    double seconds = (System.nanoTime() - t0) / 1e9;
+                    byMode.get(k).add(new ModeResult(mode, tokens, seconds, (double) d.bytesRead() / tokens,
+                            d.neuronShare(), Double.NaN));
                 }
-                d.resetCounters();
-                long t0 = System.nanoTime();
-                for (int i = warmup; i < ids.length; i++) {
-                    d.forward(ids[i]);
-                    listener.token(mode, i + 1, ids.length);
-                }
-                double seconds = (System.nanoTime() - t0) / 1e9;
-                out.add(new ModeResult(mode, tokens, seconds, (double) d.bytesRead() / tokens, d.neuronShare()));
             }
         }
+        int dense = modes.indexOf(Decoder.Mode.DENSE);
+        List<ModeResult> out = new ArrayList<>();
+        for (List<ModeResult> results : byMode) {
+            double speedup = Double.NaN;
+            if (dense >= 0) {
+                double[] ratios = new double[rounds];
+                for (int round = 0; round < rounds; round++) {
+                    ratios[round] = byMode.get(dense).get(round).seconds() / results.get(round).seconds();
+                }
+                speedup = median(ratios);
+            }
+            List<ModeResult> sorted = new ArrayList<>(results);
+            sorted.sort(java.util.Comparator.comparingDouble(ModeResult::seconds));
+            ModeResult m = sorted.get(sorted.size() / 2);
+            out.add(new ModeResult(m.mode(), m.tokens(), m.seconds(), m.bytesPerToken(), m.neuronShare(), speedup));
+        }
         return out;
+    }
+
+    /** The median (of an even count, the mean of the middle two). */
+    static double median(double[] values) {
+        double[] v = values.clone();
+        java.util.Arrays.sort(v);
+        int n = v.length;
+        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     }
 
     /** Told each token decoded. */
