@@ -176,8 +176,10 @@ final class EvalCommand implements Callable<Integer> {
             }
             AtomicFiles.write(out, (JsonMapper.builder().build().writerWithDefaultPrettyPrinter()
                     .writeValueAsString(results.json()) + "\n").getBytes(StandardCharsets.UTF_8));
-            System.out.print(summary);
-            System.out.println("results: " + out);
+            java.io.PrintStream o = Output.stdout();
+            o.print(summary);
+            o.println("results: " + out);
+            o.flush();
         }
         return 0;
     }

@@ -89,6 +89,10 @@ final class ExportCommand implements Callable<Integer> {
         if (shardSize < 1) {
             throw new Cli.UserError("--shard-size must be positive, got " + shardSize);
         }
+        Path parent = out.toAbsolutePath().getParent();
+        if (parent != null) {
+            java.nio.file.Files.createDirectories(parent);
+        }
         try (ExportSource source = ExportSource.open(folder)) {
             String type = typeName(source);
             LlamaGguf.Kind kind = sparse ? LlamaGguf.Kind.SPARSE : LlamaGguf.Kind.DENSE;
@@ -125,9 +129,11 @@ final class ExportCommand implements Callable<Integer> {
                     GgufExporter.export(source, order, ggml, vocab, kind, threshold(source), out, bar::stepTo);
                 }
             }
-            System.out.println(String.format(Locale.ROOT, "%s: %s%s, %s%s (%,d bytes)", out, sparse ? "sparse " : "",
+            java.io.PrintStream o = Output.stdout();
+            o.println(String.format(Locale.ROOT, "%s: %s%s, %s%s (%,d bytes)", out, sparse ? "sparse " : "",
                     format, type.toUpperCase(Locale.ROOT),
                     order == null ? "" : ", neurons hot-first", size(out)));
+            o.flush();
         }
         return 0;
     }
