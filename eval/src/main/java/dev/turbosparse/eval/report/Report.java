@@ -40,6 +40,25 @@ public final class Report {
     /** What a report is made of: the page, its numbers, and its plots by file name. */
     public record Output(String html, ObjectNode json, Map<String, byte[]> plots) {}
 
+    /** Where an added section goes: before the summary, after it, or at the end of the page. */
+    public enum Placement { BEFORE_SUMMARY, AFTER_SUMMARY, END }
+
+    /** A part of an added section. */
+    public sealed interface Block permits Paragraph, Table {}
+
+    /** A paragraph of text. */
+    public record Paragraph(String text) implements Block {}
+
+    /** A table: a header row, then rows of cells, the first cell of each row its header. */
+    public record Table(List<String> header, List<List<String>> rows) implements Block {}
+
+    /**
+     * A section the caller adds to the models' report (the demo's checks and decoding speeds, say): its anchor and
+     * heading, where it goes, its paragraphs and tables, and its numbers, which report.json holds under its id (none
+     * when null).
+     */
+    public record Section(String id, String title, Placement placement, List<Block> blocks, JsonNode json) {}
+
     /** How a summary value reads. */
     enum Unit {
         /** a share in [0, 1], shown as a percentage */
@@ -67,13 +86,27 @@ public final class Report {
     private final Map<String, byte[]> plots = new LinkedHashMap<>();
     private final ObjectNode json = JSON.createObjectNode();
 
-    private Report(List<ReportModel> models) {
+    private final List<Section> sections;
+    private final String intro;
+
+    private Report(List<ReportModel> models, String intro, List<Section> sections) {
         this.models = models;
         this.labels = models.stream().map(ReportModel::label).toList();
+        this.intro = intro;
+        this.sections = List.copyOf(sections);
     }
 
     /** Builds the report of the models, in the order given (the change is from the first to the last). */
     public static Output build(String title, List<ReportModel> models) throws IOException {
+        return build(title, null, models, List.of());
+    }
+
+    /**
+     * Builds the report of the models with an introduction (a paragraph under the title, or null) and sections of
+     * the caller's placed among the report's own.
+     */
+    public static Output build(String title, String intro, List<ReportModel> models, List<Section> sections)
+            throws IOException {
         if (models.isEmpty()) {
             throw new IllegalArgumentException("a report needs at least one model");
         }
@@ -83,7 +116,14 @@ public final class Report {
                 throw new dev.turbosparse.model.io.InputException("model label '" + m.label() + "' is given twice");
             }
         }
-        Report r = new Report(models);
+        Set<String> ids = new LinkedHashSet<>(List.of("summary", "sparsity", "activated", "frequencies", "training",
+                "threshold"));
+        for (Section x : sections) {
+            if (!ids.add(x.id())) {
+                throw new IllegalArgumentException("section id '" + x.id() + "' is used twice");
+            }
+        }
+        Report r = new Report(models, intro, sections);
         r.json.put("title", title);
         r.labels.forEach(r.json.putArray("models")::add);
         r.page(title);
@@ -110,18 +150,58 @@ public final class Report {
                 + "<meta charset=\"utf-8\"/>\n<title>" + Html.escape(title) + "</title>\n<style>\n" + CSS + "</style>\n"
                 + "</head>\n<body>\n");
         html.element("h1", title);
+        if (intro != null) {
+            html.paragraph(intro);
+        }
         html.paragraph("Models, in order: " + String.join(", ", labels) + (labels.size() > 1
                 ? ". The change column is " + labels.getLast() + " minus " + labels.getFirst() + "." : "."));
-        html.raw("<nav><a href=\"#summary\">Summary</a> <a href=\"#sparsity\">Sparsity per layer</a>"
-                + " <a href=\"#activated\">Activated parameters</a> <a href=\"#frequencies\">Activation frequencies</a>"
-                + " <a href=\"#training\">Training</a> <a href=\"#threshold\">Sparsity and perplexity</a></nav>\n");
+        StringBuilder nav = new StringBuilder("<nav>");
+        navLinks(nav, Placement.BEFORE_SUMMARY);
+        nav.append("<a href=\"#summary\">Summary</a> ");
+        navLinks(nav, Placement.AFTER_SUMMARY);
+        nav.append("<a href=\"#sparsity\">Sparsity per layer</a> <a href=\"#activated\">Activated parameters</a>"
+                + " <a href=\"#frequencies\">Activation frequencies</a> <a href=\"#training\">Training</a>"
+                + " <a href=\"#threshold\">Sparsity and perplexity</a>");
+        navLinks(nav, Placement.END);
+        html.raw(nav.toString().stripTrailing() + "</nav>\n");
+        added(Placement.BEFORE_SUMMARY);
         summary();
+        added(Placement.AFTER_SUMMARY);
         sparsityPerLayer();
         activatedParameters();
         frequencies();
         training();
         thresholdCurves();
+        added(Placement.END);
         html.raw("</body>\n</html>\n");
+    }
+
+    private void navLinks(StringBuilder nav, Placement where) {
+        for (Section x : sections) {
+            if (x.placement() == where) {
+                nav.append("<a href=\"#").append(Html.escape(x.id())).append("\">").append(Html.escape(x.title()))
+                        .append("</a> ");
+            }
+        }
+    }
+
+    /** The caller's sections placed here, and their numbers in report.json. */
+    private void added(Placement where) {
+        for (Section x : sections) {
+            if (x.placement() != where) {
+                continue;
+            }
+            section(Html.escape(x.id()), x.title());
+            for (Block b : x.blocks()) {
+                switch (b) {
+                    case Paragraph p -> html.paragraph(p.text());
+                    case Table t -> html.table(t.header(), t.rows());
+                }
+            }
+            if (x.json() != null) {
+                json.set(x.id(), x.json());
+            }
+        }
     }
 
     // ---- summary ----------------------------------------------------------------------------------------------
