@@ -13,6 +13,7 @@ import picocli.CommandLine.Option;
         subcommands = {InspectCommand.class, LogitsCommand.class, GenerateCommand.class, InitCommand.class,
             SwapCommand.class, PrepareCommand.class, MixtureCommand.class, TrainCommand.class, PredictorsCommand.class, SparsityCommand.class,
             EvalCommand.class, ExportCommand.class, ReportCommand.class, PlotCommand.class, BenchCommand.class,
+            DemoCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "Run 'turbosparse help <command>' for a command's options."})
 public final class Turbosparse implements Runnable {

@@ -2,9 +2,12 @@ package dev.turbosparse.cli;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Runs a turbosparse command line in-process and captures what it prints. */
 record CliRun(int exit, String out, String err) {
@@ -41,6 +44,22 @@ record CliRun(int exit, String out, String err) {
 
     static Path tinyModel() {
         return root().resolve("models/tiny-mistral-drelu");
+    }
+
+    /** The command line of a child JVM that runs turbosparse with this test JVM's flags (module and native access). */
+    static List<String> childJvm() {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (a.startsWith("--add-") || a.startsWith("--enable-native-access") || a.startsWith("--sun-misc")
+                    || a.startsWith("-Dai.djl") || a.startsWith("-Xss")) {
+                cmd.add(a);
+            }
+        }
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Turbosparse.class.getName());
+        return cmd;
     }
 
     /** The one line a failing command prints on stderr. */
