@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -108,26 +107,11 @@ class TrainCommandTest {
         assertTrue(set.errorLine().contains("key 'optimizer.lr'"), set.errorLine());
     }
 
-    /** The JVM flags of this test JVM that a child needs (module access, native access). */
-    private static List<String> childJvm() {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (a.startsWith("--add-") || a.startsWith("--enable-native-access") || a.startsWith("--sun-misc")
-                    || a.startsWith("-Dai.djl") || a.startsWith("-Xss")) {
-                cmd.add(a);
-            }
-        }
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(Turbosparse.class.getName());
-        return cmd;
-    }
-
     @Test
     void runsKilledBySigkillOrStoppedBySigtermResumeToTheSameLossesAndWeights() throws Exception {
-        String[] settings = {"--set", "data.mixture=" + mixture, "--set", "steps=12", "--set", "checkpoint.every=3",
-            "--set", "eval.every=6", "--set", "schedule.warmup_steps=2"};
+        // one sequence a micro-step (two micro-steps a step): a quarter of the recipe's tokens, the same resume paths
+        String[] settings = {"--set", "data.mixture=" + mixture, "--set", "micro_batch=1", "--set", "steps=12",
+            "--set", "checkpoint.every=3", "--set", "eval.every=6", "--set", "schedule.warmup_steps=2"};
         Path reference = dir.resolve("reference");
         CliRun whole = CliRun.of(concat(new String[] {"train", recipe(), "--set", "output=" + reference}, settings));
         assertEquals(0, whole.exit(), whole.err());
@@ -160,7 +144,7 @@ class TrainCommandTest {
 
     /** Starts a training run in a child JVM and waits until its metrics show step {@code atLeast}. */
     private Process startAndWait(Path output, String[] settings, int atLeast) throws Exception {
-        List<String> cmd = childJvm();
+        List<String> cmd = CliRun.childJvm();
         cmd.addAll(List.of(concat(new String[] {"train", recipe(), "--set", "output=" + output}, settings)));
         Process child = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("child.log").toFile()).start();
