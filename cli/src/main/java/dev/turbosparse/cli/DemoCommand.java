@@ -36,7 +36,7 @@ import picocli.CommandLine.Option;
             "Every stage is resumable: run the same command again after an interruption and it skips what is complete"
                 + " and verified (stages/*.json hold each stage's output digests), and training continues from its"
                 + " last checkpoint.",
-            "About 20 minutes on 2 cores; --quick trains a tiny model for a few steps instead (about 3 minutes)."})
+            "About 17 minutes on 2 cores; --quick trains a tiny model for a few steps instead (about 2 minutes)."})
 final class DemoCommand implements Callable<Integer> {
 
     private static final Logger LOG = LogManager.getLogger(DemoCommand.class);
@@ -44,7 +44,7 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "The demo's folder (made if absent).")
     Path out;
 
-    @Option(names = "--quick", description = "A tiny model and a few steps: the whole path in about 3 minutes, to see"
+    @Option(names = "--quick", description = "A tiny model and a few steps: the whole path in about 2 minutes, to see"
             + " it work (its models are barely trained).")
     boolean quick;
 
@@ -56,14 +56,19 @@ final class DemoCommand implements Callable<Integer> {
             description = "CPU threads of the decoding runtime (default: the machine's cores).")
     Integer threads;
 
-    /** The two sizes of the demo. */
-    record Plan(String name, String modelConfig, List<String> swigluSets, List<String> dreluSets, long heldoutTokens, String curve,
-            List<String> predictorArgs, int benchTokens, int benchWarmup, int benchRounds, int generateTokens,
-            Map<String, Double> expectedSeconds) {}
+    /**
+     * The two sizes of the demo: the base's config.json (null: the recipe's), recipe overrides of the two trainings,
+     * held-out tokens per domain and the threshold curve's targets for profile and eval, the predictors' options, the
+     * benchmark's tokens, warm-up and rounds, the tokens the decode stage draws, and each stage's expected seconds on
+     * 2 cores (for the estimate of the time left).
+     */
+    record Plan(String name, String modelConfig, List<String> swigluSets, List<String> dreluSets, long heldoutTokens,
+            String curve, List<String> predictorArgs, int benchTokens, int benchWarmup, int benchRounds,
+            int generateTokens, Map<String, Double> expectedSeconds) {}
 
     static final Plan FULL = new Plan("full", null, List.of(), List.of(), 4096, "0.5,0.7,0.9",
             List.of("--tokens", "8192", "--heldout-tokens", "2048", "--epochs", "2", "--eval-tokens", "1024"), 128, 32,
-            5, 48, expected(7, 550, 350, 60, 15, 40, 5, 10, 30, 5));
+            5, 48, expected(5, 540, 320, 70, 22, 52, 2, 5, 15, 2));
 
     static final Plan QUICK = new Plan("quick", "models/tiny-mistral-swiglu.json",
             List.of("steps=30", "micro_batch=2", "schedule.warmup_steps=3", "checkpoint.every=10", "eval.every=15",
