@@ -49,8 +49,8 @@ final class DemoReport {
         long baseTokens = lastTokens(dir.resolve("swiglu/metrics.jsonl"));
         long dreluTokens = lastTokens(dir.resolve("drelu/metrics.jsonl"));
 
-        double zerosBase = meanZeros(base.sparsity());
-        double zerosDrelu = meanZeros(drelu.sparsity());
+        double zerosBase = Report.meanZeros(base.sparsity());
+        double zerosDrelu = Report.meanZeros(drelu.sparsity());
         double lossBase = meanLoss(base.results());
         double lossDrelu = meanLoss(drelu.results());
         double dense = mode(benchDrelu, "dense").path("tokens_per_s").asDouble();
@@ -145,12 +145,10 @@ final class DemoReport {
         if (predictors != null) {
             JsonNode p = predictors.path("perplexity");
             ObjectNode pj = json.putObject("predictors");
-            pj.put("rank", predictors.path("rank").asInt());
-            pj.put("recall_target", predictors.path("recall_target").asDouble());
-            pj.put("mean_recall", predictors.path("mean_recall").asDouble());
-            pj.put("mean_precision", predictors.path("mean_precision").asDouble());
-            pj.put("mean_predicted_share", predictors.path("mean_predicted_share").asDouble());
-            pj.put("mean_active_share", predictors.path("mean_active_share").asDouble());
+            for (String key : List.of("rank", "recall_target", "mean_recall", "mean_precision", "mean_predicted_share",
+                    "mean_active_share")) {
+                pj.set(key, predictors.path(key));
+            }
             String ppl = "";
             if (p.has("dense")) {
                 pj.put("dense_loss", p.path("dense").path("loss").asDouble());
@@ -284,18 +282,6 @@ final class DemoReport {
             }
         }
         return tokens;
-    }
-
-    static double meanZeros(JsonNode sparsity) {
-        JsonNode layers = sparsity.has("layer_zero_fraction") ? sparsity.get("layer_zero_fraction")
-                : sparsity.get("zero_fraction");
-        double sum = 0;
-        int n = 0;
-        for (JsonNode l : layers) {
-            sum += l.asDouble();
-            n++;
-        }
-        return sum / n;
     }
 
     static double meanLoss(JsonNode results) {

@@ -156,20 +156,24 @@ public final class Decoder implements TokenDecoder {
         long copied = 0;
         for (int l = 0; l < out.length; l++) {
             for (int e = 0; e < out[l].length; e++) {
-                Matrix f = model.layers().get(l).experts().get(e).predictor().fc2(); // (inter, rank)
-                MemorySegment f32 = transposed.allocate(f.rows() * f.cols() * 4, 64);
-                try (Arena tmp = Arena.ofConfined()) {
-                    MemorySegment rowMajor = tmp.allocate(f.rows() * f.cols() * 4, 64);
-                    f.type().toFloat32(f.data(), 0, rowMajor, f.rows() * f.cols());
-                    Transpose.f32(rowMajor, f.rows(), f.cols(), f32);
-                }
-                out[l][e] = new Matrix(f.name() + " (rank-major)", GgmlType.F32, f.cols(), f.rows(), f32);
-                copied += f32.byteSize();
+                out[l][e] = transposedF32(model.layers().get(l).experts().get(e).predictor().fc2(), "rank-major");
+                copied += out[l][e].bytes();
             }
         }
         LOG.debug("{}: predictors' fc2 transposed to rank-major float32 in memory ({} KiB)", model.source(),
                 copied >> 10);
         return out;
+    }
+
+    /** A float32 copy of a matrix's transpose, in the decoder's own memory (freed when it closes). */
+    private Matrix transposedF32(Matrix m, String layout) {
+        MemorySegment f32 = transposed.allocate(m.rows() * m.cols() * 4, 64);
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment rowMajor = tmp.allocate(m.rows() * m.cols() * 4, 64);
+            m.type().toFloat32(m.data(), 0, rowMajor, m.rows() * m.cols());
+            Transpose.f32(rowMajor, m.rows(), m.cols(), f32);
+        }
+        return new Matrix(m.name() + " (" + layout + ")", GgmlType.F32, m.cols(), m.rows(), f32);
     }
 
     /** Sparse modes read the down projection a neuron at a time: the file's neuron-major one, or a transposed copy. */
@@ -183,15 +187,8 @@ public final class Decoder implements TokenDecoder {
                     out[l][e] = f.downT();
                     continue;
                 }
-                Matrix d = f.down(); // (hidden, inter) → (inter, hidden), float32
-                MemorySegment f32 = transposed.allocate(d.rows() * d.cols() * 4, 64);
-                try (Arena tmp = Arena.ofConfined()) {
-                    MemorySegment rowMajor = tmp.allocate(d.rows() * d.cols() * 4, 64);
-                    d.type().toFloat32(d.data(), 0, rowMajor, d.rows() * d.cols());
-                    Transpose.f32(rowMajor, d.rows(), d.cols(), f32);
-                }
-                out[l][e] = new Matrix(d.name() + " (neuron-major)", GgmlType.F32, d.cols(), d.rows(), f32);
-                copied += f32.byteSize();
+                out[l][e] = transposedF32(f.down(), "neuron-major"); // (hidden, inter) → (inter, hidden)
+                copied += out[l][e].bytes();
             }
         }
         if (copied > 0) {

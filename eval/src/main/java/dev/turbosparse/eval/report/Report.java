@@ -288,7 +288,7 @@ public final class Report {
     }
 
     /** The mean over layers of a profile's zeros (a layer of experts: its zeros over all of them). */
-    static double meanZeros(JsonNode profile) {
+    public static double meanZeros(JsonNode profile) {
         JsonNode layers = profile.has("layer_zero_fraction") ? profile.get("layer_zero_fraction")
                 : profile.get("zero_fraction");
         double sum = 0;
