@@ -15,6 +15,7 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -28,9 +29,11 @@ import jdk.incubator.vector.VectorSpecies;
  *   <li><b>No vector crosses a method boundary.</b> Each kernel is one method with its loop and every widening step
  *       written out in it. A helper that returns a vector is only fast if C2 inlines it, and whether it does depended
  *       on what compiled first: the same F16 dot ran at 5 or at 21 GB/s from one run to the next.</li>
- *   <li><b>Lanes are summed in a fixed order</b> ({@code lane(i)}, first to last), not with {@code reduceLanes(ADD)},
- *       whose order is the intrinsic's once compiled and lane by lane before: the same row could give two results a
- *       rounding apart.</li>
+ *   <li><b>Lanes are summed in a fixed order</b>, a tree written out (each lane with the one half a vector away,
+ *       then a quarter, ...; shuffles and adds), not with {@code reduceLanes(ADD)}, whose order is the intrinsic's
+ *       once compiled and lane by lane before: the same row could give two results a rounding apart. Four rows'
+ *       sums share the tree's vectors (two rows to a vector, then four) and make the same additions as one row alone.
+ *       Summing lane by lane, first to last, cost more than the row itself for rows of 256 halves.</li>
  * </ul>
  *
  * <p>F16 widening: its 15 bits of exponent and mantissa, moved up 13 bits and multiplied by 2^112, give the value of
@@ -63,9 +66,29 @@ public final class VectorKernels implements RowKernels {
     /** Inputs of this magnitude or more go through the general F16 kernels: 2^15 · 2^112 is still finite. */
     private static final float F16_PAIRS_LIMIT = 0x1p15f;
 
+    /** Lane i to lane i ^ (L/2), ^ (L/4), ^ (L/8) and ^ 1: the levels of the tree a vector's lanes are summed by. */
+    private static final VectorShuffle<Float> SWAP_HALF = VectorShuffle.fromOp(F, i -> i ^ (L / 2));
+    private static final VectorShuffle<Float> SWAP_QUARTER = VectorShuffle.fromOp(F, i -> i ^ (L / 4));
+    private static final VectorShuffle<Float> SWAP_EIGHTH = VectorShuffle.fromOp(F, i -> i ^ Math.max(1, L / 8));
+    private static final VectorShuffle<Float> SWAP_ONE = VectorShuffle.fromOp(F, i -> i ^ 1);
+    /** The upper half of the lanes, and the second and fourth quarters: where the four-row sums take row 1 and 3. */
+    private static final VectorMask<Float> HIGH_HALF = VectorMask.fromLong(F, ((1L << L) - 1) & ~((1L << (L / 2)) - 1));
+    private static final VectorMask<Float> ODD_QUARTERS = VectorMask.fromLong(F, quarters(L));
+
     /** Whether this machine has the lanes these kernels need: at least 8 floats (blocks of 32 in whole steps). */
     public static boolean supported() {
         return L >= 8 && 32 % L == 0;
+    }
+
+    /** The lanes i with (i & L/4) != 0. */
+    private static long quarters(int lanes) {
+        long bits = 0;
+        for (int i = 0; i < lanes; i++) {
+            if ((i & (lanes / 4)) != 0) {
+                bits |= 1L << i;
+            }
+        }
+        return bits;
     }
 
     private static VectorShape shapeOf(int bits) {
@@ -288,11 +311,13 @@ public final class VectorKernels implements RowKernels {
             return Float.NaN;
         }
         FloatVector acc = ae.add(ao);
-        float sum = 0;
-        for (int i = 0; i < L; i++) {
-            sum += acc.lane(i);
+        acc = acc.add(acc.rearrange(SWAP_HALF));
+        acc = acc.add(acc.rearrange(SWAP_QUARTER));
+        acc = acc.add(acc.rearrange(SWAP_EIGHTH));
+        if (L == 16) {
+            acc = acc.add(acc.rearrange(SWAP_ONE));
         }
-        return sum;
+        return acc.lane(0);
     }
 
     /** {@link #dotF16Pairs} for four rows at once, into {@code out[0..3]}. */
@@ -338,20 +363,28 @@ public final class VectorKernels implements RowKernels {
         FloatVector s1 = e1.add(o1);
         FloatVector s2 = e2.add(o2);
         FloatVector s3 = e3.add(o3);
-        float t0 = 0;
-        float t1 = 0;
-        float t2 = 0;
-        float t3 = 0;
-        for (int i = 0; i < L; i++) {
-            t0 += s0.lane(i);
-            t1 += s1.lane(i);
-            t2 += s2.lane(i);
-            t3 += s3.lane(i);
+        // The tree of the single-row sum, for four rows at once: rows 0 and 1 share a vector, then all four do.
+        FloatVector s01 = s0.blend(s1, HIGH_HALF).add(s1.blend(s0, HIGH_HALF).rearrange(SWAP_HALF));
+        FloatVector s23 = s2.blend(s3, HIGH_HALF).add(s3.blend(s2, HIGH_HALF).rearrange(SWAP_HALF));
+        FloatVector all = s01.blend(s23, ODD_QUARTERS).add(s23.blend(s01, ODD_QUARTERS).rearrange(SWAP_QUARTER));
+        all = all.add(all.rearrange(SWAP_EIGHTH));
+        if (L == 16) {
+            all = all.add(all.rearrange(SWAP_ONE));
         }
-        out[0] = m0.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? Float.NaN : t0;
-        out[1] = m1.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? Float.NaN : t1;
-        out[2] = m2.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? Float.NaN : t2;
-        out[3] = m3.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? Float.NaN : t3;
+        float t0 = all.lane(0);
+        float t2 = all.lane(L / 4);
+        float t1 = all.lane(L / 2);
+        float t3 = all.lane(3 * L / 4);
+        out[0] = t0;
+        out[1] = t1;
+        out[2] = t2;
+        out[3] = t3;
+        if (m0.max(m1).max(m2).max(m3).reduceLanes(VectorOperators.MAX) >= 0x7C00) { // rare: find the rows
+            out[0] = m0.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? Float.NaN : t0;
+            out[1] = m1.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? Float.NaN : t1;
+            out[2] = m2.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? Float.NaN : t2;
+            out[3] = m3.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? Float.NaN : t3;
+        }
     }
 
     /** The BF16 row at {@code base} against a split input, over its first {@code pairs / L * L} pairs. */
@@ -364,11 +397,13 @@ public final class VectorKernels implements RowKernels {
             ao = i0.and(0xFFFF_0000).reinterpretAsFloats().fma(FloatVector.fromArray(F, xo, j), ao);
         }
         FloatVector acc = ae.add(ao);
-        float sum = 0;
-        for (int i = 0; i < L; i++) {
-            sum += acc.lane(i);
+        acc = acc.add(acc.rearrange(SWAP_HALF));
+        acc = acc.add(acc.rearrange(SWAP_QUARTER));
+        acc = acc.add(acc.rearrange(SWAP_EIGHTH));
+        if (L == 16) {
+            acc = acc.add(acc.rearrange(SWAP_ONE));
         }
-        return sum;
+        return acc.lane(0);
     }
 
     /** {@link #dotBF16Pairs} for four rows at once, into {@code out[0..3]}. */
@@ -402,16 +437,18 @@ public final class VectorKernels implements RowKernels {
         FloatVector s1 = e1.add(o1);
         FloatVector s2 = e2.add(o2);
         FloatVector s3 = e3.add(o3);
-        float t0 = 0;
-        float t1 = 0;
-        float t2 = 0;
-        float t3 = 0;
-        for (int i = 0; i < L; i++) {
-            t0 += s0.lane(i);
-            t1 += s1.lane(i);
-            t2 += s2.lane(i);
-            t3 += s3.lane(i);
+        // The tree of the single-row sum, for four rows at once: rows 0 and 1 share a vector, then all four do.
+        FloatVector s01 = s0.blend(s1, HIGH_HALF).add(s1.blend(s0, HIGH_HALF).rearrange(SWAP_HALF));
+        FloatVector s23 = s2.blend(s3, HIGH_HALF).add(s3.blend(s2, HIGH_HALF).rearrange(SWAP_HALF));
+        FloatVector all = s01.blend(s23, ODD_QUARTERS).add(s23.blend(s01, ODD_QUARTERS).rearrange(SWAP_QUARTER));
+        all = all.add(all.rearrange(SWAP_EIGHTH));
+        if (L == 16) {
+            all = all.add(all.rearrange(SWAP_ONE));
         }
+        float t0 = all.lane(0);
+        float t2 = all.lane(L / 4);
+        float t1 = all.lane(L / 2);
+        float t3 = all.lane(3 * L / 4);
         out[0] = t0;
         out[1] = t1;
         out[2] = t2;
@@ -475,6 +512,9 @@ public final class VectorKernels implements RowKernels {
             o = i2.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(v2, o);
             o = i3.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(v3, o);
             o.intoArray(yo, j);
+        }
+        if (m0.max(m1).max(m2).max(m3).reduceLanes(VectorOperators.MAX) < 0x7C00) { // the usual case: none
+            return 0;
         }
         return (m0.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? 1 : 0)
                 | (m1.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? 2 : 0)
@@ -553,11 +593,13 @@ public final class VectorKernels implements RowKernels {
             acc0 = FloatVector.fromMemorySegment(F, d, base + 4L * j, LE).fma(FloatVector.fromArray(F, x, j), acc0);
         }
         FloatVector acc = acc0.add(acc1);
-        float sum = 0;
-        for (int i = 0; i < L; i++) {
-            sum += acc.lane(i);
+        acc = acc.add(acc.rearrange(SWAP_HALF));
+        acc = acc.add(acc.rearrange(SWAP_QUARTER));
+        acc = acc.add(acc.rearrange(SWAP_EIGHTH));
+        if (L == 16) {
+            acc = acc.add(acc.rearrange(SWAP_ONE));
         }
-        return sum;
+        return acc.lane(0);
     }
 
     private static float dotF16(MemorySegment d, long base, float[] x, int n) {
@@ -591,11 +633,13 @@ public final class VectorKernels implements RowKernels {
             acc0 = w.fma(FloatVector.fromArray(F, x, j), acc0);
         }
         FloatVector acc = acc0.add(acc1);
-        float sum = 0;
-        for (int i = 0; i < L; i++) {
-            sum += acc.lane(i);
+        acc = acc.add(acc.rearrange(SWAP_HALF));
+        acc = acc.add(acc.rearrange(SWAP_QUARTER));
+        acc = acc.add(acc.rearrange(SWAP_EIGHTH));
+        if (L == 16) {
+            acc = acc.add(acc.rearrange(SWAP_ONE));
         }
-        return sum;
+        return acc.lane(0);
     }
 
     private static float dotBF16(MemorySegment d, long base, float[] x, int n) {
@@ -616,11 +660,13 @@ public final class VectorKernels implements RowKernels {
             acc0 = w.fma(FloatVector.fromArray(F, x, j), acc0);
         }
         FloatVector acc = acc0.add(acc1);
-        float sum = 0;
-        for (int i = 0; i < L; i++) {
-            sum += acc.lane(i);
+        acc = acc.add(acc.rearrange(SWAP_HALF));
+        acc = acc.add(acc.rearrange(SWAP_QUARTER));
+        acc = acc.add(acc.rearrange(SWAP_EIGHTH));
+        if (L == 16) {
+            acc = acc.add(acc.rearrange(SWAP_ONE));
         }
-        return sum;
+        return acc.lane(0);
     }
 
     private static float dotQ8(MemorySegment d, long base, float[] x, int n) {
@@ -635,11 +681,13 @@ public final class VectorKernels implements RowKernels {
             }
             acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(d.get(SHORT, block))), acc);
         }
-        float sum = 0;
-        for (int i = 0; i < L; i++) {
-            sum += acc.lane(i);
+        acc = acc.add(acc.rearrange(SWAP_HALF));
+        acc = acc.add(acc.rearrange(SWAP_QUARTER));
+        acc = acc.add(acc.rearrange(SWAP_EIGHTH));
+        if (L == 16) {
+            acc = acc.add(acc.rearrange(SWAP_ONE));
         }
-        return sum;
+        return acc.lane(0);
     }
 
     private static float dotQ4(MemorySegment d, long base, float[] x, int n) {
@@ -657,11 +705,13 @@ public final class VectorKernels implements RowKernels {
             }
             acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(d.get(SHORT, block))), acc);
         }
-        float sum = 0;
-        for (int i = 0; i < L; i++) {
-            sum += acc.lane(i);
+        acc = acc.add(acc.rearrange(SWAP_HALF));
+        acc = acc.add(acc.rearrange(SWAP_QUARTER));
+        acc = acc.add(acc.rearrange(SWAP_EIGHTH));
+        if (L == 16) {
+            acc = acc.add(acc.rearrange(SWAP_ONE));
         }
-        return sum;
+        return acc.lane(0);
     }
 
     // ---- scaled rows added into y[from, to): each returns where its whole vectors end (the caller does the rest) --
