@@ -147,7 +147,7 @@ public final class Decoder implements TokenDecoder {
     }
 
     /**
-     * Predicted mode's fc2 as (rank, intermediate) float32 copies, [layer][expert]: scores are then a sum of the fc2
+     * Predicted mode's fc2 as (rank, intermediate) copies, [layer][expert]: scores are then a sum of the fc2
      * columns of the rank entries that relu left positive, long contiguous rows, where fc2's own rows (one per neuron,
      * rank elements each) would be thousands of short dots. A rank entry at zero is skipped.
      */
@@ -156,17 +156,25 @@ public final class Decoder implements TokenDecoder {
         long copied = 0;
         for (int l = 0; l < out.length; l++) {
             for (int e = 0; e < out[l].length; e++) {
-                out[l][e] = transposedF32(model.layers().get(l).experts().get(e).predictor().fc2(), "rank-major");
+                out[l][e] = transposed(model.layers().get(l).experts().get(e).predictor().fc2(), "rank-major");
                 copied += out[l][e].bytes();
             }
         }
-        LOG.debug("{}: predictors' fc2 transposed to rank-major float32 in memory ({} KiB)", model.source(),
+        LOG.debug("{}: predictors' fc2 transposed to rank-major in memory ({} KiB)", model.source(),
                 copied >> 10);
         return out;
     }
 
-    /** A float32 copy of a matrix's transpose, in the decoder's own memory (freed when it closes). */
-    private Matrix transposedF32(Matrix m, String layout) {
+    /**
+     * A copy of a matrix's transpose, in the decoder's own memory (freed when it closes): F16 and BF16 as they are
+     * (the same values, half the bytes of float32), the other types as float32.
+     */
+    private Matrix transposed(Matrix m, String layout) {
+        if (m.type() == GgmlType.F16 || m.type() == GgmlType.BF16) {
+            MemorySegment b16 = transposed.allocate(m.rows() * m.cols() * 2, 64);
+            Transpose.b16(m.data(), m.rows(), m.cols(), b16);
+            return new Matrix(m.name() + " (" + layout + ")", m.type(), m.cols(), m.rows(), b16);
+        }
         MemorySegment f32 = transposed.allocate(m.rows() * m.cols() * 4, 64);
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment rowMajor = tmp.allocate(m.rows() * m.cols() * 4, 64);
@@ -187,12 +195,12 @@ public final class Decoder implements TokenDecoder {
                     out[l][e] = f.downT();
                     continue;
                 }
-                out[l][e] = transposedF32(f.down(), "neuron-major"); // (hidden, inter) → (inter, hidden)
+                out[l][e] = transposed(f.down(), "neuron-major"); // (hidden, inter) → (inter, hidden)
                 copied += out[l][e].bytes();
             }
         }
         if (copied > 0) {
-            LOG.info("{}: down projections transposed to neuron-major float32 in memory ({} MiB); `turbosparse export"
+            LOG.info("{}: down projections transposed to neuron-major in memory ({} MiB); `turbosparse export"
                     + " --format gguf --sparse` stores them so", model.source(), copied >> 20);
         }
         return out;
@@ -401,7 +409,8 @@ public final class Decoder implements TokenDecoder {
                 }
                 Arrays.fill(score, 0);
                 int count = positive;
-                parallel.forRange(inter, 64, 16, (from, to) -> k.axpys(fc2t, active, count, rank, score, from, to));
+                parallel.forRange(inter, columnGrain(fc2t, count, 64), 16,
+                        (from, to) -> k.axpys(fc2t, active, count, rank, score, from, to));
                 bytesRead += (long) positive * fc2t.rowBytes();
                 n = 0;
                 for (int i = 0; i < inter; i++) {
@@ -432,21 +441,39 @@ public final class Decoder implements TokenDecoder {
         int hidden = c.hiddenSize();
         Arrays.fill(out, 0);
         int align = neuronMajor.type().blockElements() == 1 ? 16 : 32;
-        parallel.forRange(hidden, 64, align, (from, to) -> k.axpys(neuronMajor, active, n, h, out, from, to));
+        parallel.forRange(hidden, columnGrain(neuronMajor, n, 64), align,
+                (from, to) -> k.axpys(neuronMajor, active, n, h, out, from, to));
         bytesRead += n * neuronMajor.rowBytes();
     }
 
     /** out[i] = m[i] · in for the first {@code n} rows listed in {@code rows}. */
     private void rows(Matrix m, int[] rows, int n, float[] in, float[] out) {
-        parallel.forRange(n, 16, 1, (from, to) -> k.dots(m, rows, from, to, in, out));
+        parallel.forRange(n, rowGrain(m), 1, (from, to) -> k.dots(m, rows, from, to, in, out));
         bytesRead += n * m.rowBytes();
     }
 
     // ---- helpers ------------------------------------------------------------------------------------------------
 
+    /**
+     * The least weight bytes a thread's part of a mat-vec or down projection gets: smaller work runs on fewer threads.
+     * A hand-off costs about a microsecond, and a thread reads 64 KiB in about two.
+     */
+    private static final long MIN_PART_BYTES = 64 * 1024;
+
+    /** Rows per part of a mat-vec: at least 16, and at least {@link #MIN_PART_BYTES} of weights. */
+    private static int rowGrain(Matrix m) {
+        return (int) Math.max(16, (MIN_PART_BYTES + m.rowBytes() - 1) / m.rowBytes());
+    }
+
+    /** Columns per part of {@code n} rows added up in column slices: at least {@code least}, and at least {@link #MIN_PART_BYTES}. */
+    private static int columnGrain(Matrix m, int n, int least) {
+        long perColumn = Math.max(1, n * m.rowBytes() / m.cols());
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(least, (MIN_PART_BYTES + perColumn - 1) / perColumn));
+    }
+
     private void matVec(Matrix m, float[] in, float[] out) {
         int n = (int) m.rows();
-        parallel.forRange(n, 16, 1, (from, to) -> k.dots(m, null, from, to, in, out));
+        parallel.forRange(n, rowGrain(m), 1, (from, to) -> k.dots(m, null, from, to, in, out));
         bytesRead += m.bytes();
     }
 
