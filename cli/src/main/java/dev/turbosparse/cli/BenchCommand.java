@@ -118,8 +118,14 @@ final class BenchCommand implements Runnable {
                     + " out with a note).")
         java.util.List<String> modes;
 
-        @Option(names = "--warmup", defaultValue = "4", description = "Tokens decoded first, not timed (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--warmup", defaultValue = "4",
+                description = "Tokens decoded first in each mode and round, not timed (default: ${DEFAULT-VALUE}).")
         int warmup;
+
+        @Option(names = "--warmup-seconds", defaultValue = "3", paramLabel = "S",
+                description = "Before the first round, decode in every mode in turn, untimed, for this long, so that"
+                    + " the JIT has compiled the decoder (default: ${DEFAULT-VALUE}; 0: no such warm-up).")
+        double warmupSeconds;
 
         @Option(names = "--tokens", defaultValue = "16", description = "Tokens timed per mode (default: ${DEFAULT-VALUE}).")
         int tokens;
@@ -147,9 +153,9 @@ final class BenchCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-            if (n < 1 || tokens < 1 || warmup < 0 || rounds < 1 || bandwidthMb < 64) {
-                throw new Cli.UserError("--threads, --tokens and --rounds must be at least 1, --warmup 0 or more,"
-                        + " --bandwidth-mb at least 64");
+            if (n < 1 || tokens < 1 || warmup < 0 || rounds < 1 || bandwidthMb < 64 || !(warmupSeconds >= 0)) {
+                throw new Cli.UserError("--threads, --tokens and --rounds must be at least 1, --warmup and"
+                        + " --warmup-seconds 0 or more, --bandwidth-mb at least 64");
             }
             java.util.List<Decoder.Mode> wanted = new java.util.ArrayList<>();
             for (String m : modes) {
@@ -182,10 +188,19 @@ final class BenchCommand implements Runnable {
                 try (Progress bar = Progress.count("bench runtime", (long) rounds * run.size() * (warmup + tokens),
                         "tokens")) {
                     long[] done = {0};
-                    results = DecodeBenchmark.run(m, run, warmup, tokens, rounds, n, seed, (mode, i, total) -> {
-                        bar.message(mode.name().toLowerCase(Locale.ROOT));
-                        bar.stepTo(++done[0]);
-                    });
+                    results = DecodeBenchmark.run(m, run, warmup, tokens, rounds, warmupSeconds, n, seed,
+                            new DecodeBenchmark.Listener() {
+                                @Override
+                                public void token(Decoder.Mode mode, int i, int total) {
+                                    bar.message(mode.name().toLowerCase(Locale.ROOT));
+                                    bar.stepTo(++done[0]);
+                                }
+
+                                @Override
+                                public void warming(double seconds) {
+                                    bar.message(String.format(Locale.ROOT, "warming up %.0f s", seconds));
+                                }
+                            });
                 }
                 if (format == Format.json) {
                     o.println(json(m, n, bandwidth, results, notes));
@@ -221,6 +236,7 @@ final class BenchCommand implements Runnable {
             root.put("threads", n);
             root.put("tokens", tokens);
             root.put("warmup", warmup);
+            root.put("warmup_seconds", warmupSeconds);
             root.put("rounds", rounds);
             root.put("bandwidth_bytes_per_s", bandwidth);
             var modesOut = root.putArray("modes");

@@ -25,7 +25,7 @@ class BenchRuntimeCommandTest {
                 .toString(), "--sparsity", "0.9", "--predicted", "0.2", "--out", model.toString());
         assertEquals(0, r.exit(), r.err());
         r = CliRun.of("bench", "runtime", "--model", model.toString(), "--tokens", "24", "--bandwidth-mb", "64",
-                "--threads", "2");
+                "--threads", "2", "--warmup-seconds", "0.5");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().matches("(?s).*bandwidth +\\d+\\.\\d+ GB/s.*"), r.out());
         double exact = share(r.out(), "exact");
@@ -34,6 +34,14 @@ class BenchRuntimeCommandTest {
         assertTrue(predicted > 1 && predicted < 10, "of the 20% predicted, about a quarter are not zero: " + r.out());
         assertEquals(100.0, share(r.out(), "dense"));
         assertTrue(r.out().contains("x dense"), r.out());
+
+        r = CliRun.of("bench", "runtime", "--model", model.toString(), "--tokens", "4", "--bandwidth-mb", "64",
+                "--modes", "dense", "--warmup-seconds", "0.2", "--format", "json");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("\"warmup_seconds\":0.2"), r.out());
+        CliRun negative = CliRun.of("bench", "runtime", "--model", model.toString(), "--warmup-seconds", "-1");
+        assertEquals(1, negative.exit());
+        assertTrue(negative.errorLine().contains("--warmup-seconds 0 or more"), negative.errorLine());
 
         CliRun bad = CliRun.of("bench", "model", "--config", CliRun.root().resolve("configs/models/tiny-mistral-drelu.json")
                 .toString(), "--sparsity", "0.5", "--out", dir.resolve("x").toString());

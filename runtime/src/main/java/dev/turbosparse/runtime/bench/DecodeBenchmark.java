@@ -33,13 +33,17 @@ public final class DecodeBenchmark {
     private DecodeBenchmark() {}
 
     /**
-     * @param warmup tokens decoded first in each mode and not timed (the JIT compiles the kernels, pages come in)
+     * @param warmup tokens decoded first in each mode and round and not timed (the cache fills, pages come in)
      * @param tokens tokens timed per mode
      * @param rounds times the modes are measured, one after the other in turn (so that a slow spell of the machine
      *     falls on all of them); each mode's result is its median round
+     * @param warmupSeconds before the first round, the modes decode the sequence in turn, untimed, until this long has
+     *     passed (once at least, when above zero): the JIT compiles the decoder in every mode. On a small model a
+     *     few warm-up tokens are not enough: its first rounds ran at half the speed of the later ones, one mode
+     *     more than another, which made the ratios noise.
      */
     public static List<ModeResult> run(RuntimeModel model, List<Decoder.Mode> modes, int warmup, int tokens,
-            int rounds, int threads, long seed, Listener listener) {
+            int rounds, double warmupSeconds, int threads, long seed, Listener listener) {
         if (rounds < 1) {
             throw new IllegalArgumentException("rounds must be at least 1, got " + rounds);
         }
@@ -48,6 +52,20 @@ public final class DecodeBenchmark {
         int[] ids = new int[warmup + tokens];
         for (int i = 0; i < ids.length; i++) {
             ids[i] = random.nextInt(vocab);
+        }
+        if (warmupSeconds > 0) {
+            long start = System.nanoTime();
+            long until = start + (long) (warmupSeconds * 1e9);
+            do {
+                for (Decoder.Mode mode : modes) {
+                    try (Decoder d = new Decoder(model, mode, ids.length, threads, Float.NaN)) {
+                        for (int id : ids) {
+                            d.forward(id);
+                            listener.warming((System.nanoTime() - start) / 1e9);
+                        }
+                    }
+                }
+            } while (System.nanoTime() < until);
         }
         List<List<ModeResult>> byMode = new ArrayList<>();
         modes.forEach(m -> byMode.add(new ArrayList<>()));
@@ -101,6 +119,10 @@ public final class DecodeBenchmark {
     /** Told each token decoded. */
     @FunctionalInterface
     public interface Listener {
+        /** A measured round's token: {@code done} of {@code total} in this mode's round. */
         void token(Decoder.Mode mode, int done, int total);
+
+        /** A warm-up token, {@code seconds} into the warm-up. */
+        default void warming(double seconds) {}
     }
 }
