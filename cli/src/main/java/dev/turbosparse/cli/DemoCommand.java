@@ -64,11 +64,11 @@ final class DemoCommand implements Callable<Integer> {
      */
     record Plan(String name, String modelConfig, List<String> swigluSets, List<String> dreluSets, long heldoutTokens,
             String curve, List<String> predictorArgs, int benchTokens, int benchWarmup, int benchRounds,
-            int generateTokens, Map<String, Double> expectedSeconds) {}
+            double benchWarmupSeconds, int generateTokens, Map<String, Double> expectedSeconds) {}
 
     static final Plan FULL = new Plan("full", null, List.of(), List.of(), 4096, "0.5,0.7,0.9",
             List.of("--tokens", "8192", "--heldout-tokens", "2048", "--epochs", "2", "--eval-tokens", "1024"), 128, 32,
-            5, 48, expected(5, 540, 320, 70, 22, 52, 2, 5, 15, 2));
+            9, 3, 48, expected(5, 540, 320, 70, 22, 52, 2, 5, 20, 2));
 
     static final Plan QUICK = new Plan("quick", "models/tiny-mistral-swiglu.json",
             List.of("steps=30", "micro_batch=2", "schedule.warmup_steps=3", "checkpoint.every=10", "eval.every=15",
@@ -76,7 +76,7 @@ final class DemoCommand implements Callable<Integer> {
             List.of("steps=20", "micro_batch=2", "schedule.warmup_steps=2", "checkpoint.every=10", "eval.every=10",
                     "eval.sequences=4", "sparsity_every=10"),
             2048, "0.5,0.9", List.of("--tokens", "4096", "--heldout-tokens", "2048", "--epochs", "2",
-                    "--eval-tokens", "512"), 64, 16, 3, 24, expected(6, 30, 21, 11, 7, 8, 1, 2, 9, 1));
+                    "--eval-tokens", "512"), 64, 16, 3, 1, 24, expected(6, 30, 21, 11, 7, 8, 1, 2, 9, 1));
 
     private static Map<String, Double> expected(double... seconds) {
         String[] names = {"prepare", "pretrain", "continue", "profile", "eval", "predictors", "export", "decode",
@@ -183,7 +183,8 @@ final class DemoCommand implements Callable<Integer> {
 
         List<String> common = List.of("--format", "json", "--threads", threadsArg, "--tokens",
                 Integer.toString(plan.benchTokens()), "--warmup", Integer.toString(plan.benchWarmup()), "--rounds",
-                Integer.toString(plan.benchRounds()), "--bandwidth-mb", "512");
+                Integer.toString(plan.benchRounds()), "--warmup-seconds", Double.toString(plan.benchWarmupSeconds()),
+                "--bandwidth-mb", "512");
         List<String> benchDrelu = new ArrayList<>(List.of("bench", "runtime", "--model", d + "/gguf/drelu.sparse.gguf"));
         benchDrelu.addAll(common);
         List<String> benchBase = new ArrayList<>(List.of("bench", "runtime", "--model", d + "/gguf/swiglu.gguf",

@@ -25,7 +25,7 @@ final class DemoReport {
 
     static final List<String> MODES = List.of("dense", "exact", "predicted");
     /** The report's layout: a new one makes a complete demo write its report again. */
-    static final int VERSION = 1;
+    static final int VERSION = 2;
     static final String BASE = "SwiGLU base";
     static final String DRELU = "dReLU";
     /** The dReLU model's mean held-out loss may exceed the base's by this much (nats) for the claim to hold. */
@@ -135,13 +135,16 @@ final class DemoReport {
         List<Report.Block> blocks = new ArrayList<>();
         blocks.add(new Report.Table(List.of("model, mode", "tokens/s", "vs dReLU dense", "weight MB per token",
                 "down rows read", "share of bandwidth"), rows));
-        blocks.add(new Report.Paragraph(String.format(Locale.ROOT, "Each mode decoded %d tokens after %d of warm-up,"
-                + " %d rounds in turn (the median round is shown), with %d threads, on F16 GGUF files. Dense reads every"
+        blocks.add(new Report.Paragraph(String.format(Locale.ROOT, "After %.0f s of untimed decoding in every mode (the"
+                + " JIT compiles the decoder), each mode decoded %d tokens after %d of warm-up, %d rounds in turn (the"
+                + " median round is shown; a speed-up is the median of the rounds' own ratios), with %d threads, on F16"
+                + " GGUF files. Dense reads every"
                 + " weight; exact computes the gate first and reads up and down only for neurons whose relu(gate) is"
                 + " positive (the same logits as dense); predicted lets the predictors pick the neurons, so that the"
                 + " gate rows of the rest are skipped too (approximate). The machine read %.1f GB/s in the same run.",
-                drelu.path("tokens").asInt(), drelu.path("warmup").asInt(), drelu.path("rounds").asInt(),
-                drelu.path("threads").asInt(), drelu.path("bandwidth_bytes_per_s").asDouble() / 1e9)));
+                drelu.path("warmup_seconds").asDouble(), drelu.path("tokens").asInt(), drelu.path("warmup").asInt(),
+                drelu.path("rounds").asInt(), drelu.path("threads").asInt(),
+                drelu.path("bandwidth_bytes_per_s").asDouble() / 1e9)));
         if (predictors != null) {
             JsonNode p = predictors.path("perplexity");
             ObjectNode pj = json.putObject("predictors");
