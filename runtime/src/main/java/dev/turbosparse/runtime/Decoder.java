@@ -465,7 +465,10 @@ public final class Decoder implements TokenDecoder {
         return (int) Math.max(16, (MIN_PART_BYTES + m.rowBytes() - 1) / m.rowBytes());
     }
 
-    /** Columns per part of {@code n} rows added up in column slices: at least {@code least}, and at least {@link #MIN_PART_BYTES}. */
+    /**
+     * Columns per part of {@code n} rows added up in column slices: at least {@code least}, and at least
+     * {@link #MIN_PART_BYTES} of weights.
+     */
     private static int columnGrain(Matrix m, int n, int least) {
         long perColumn = Math.max(1, n * m.rowBytes() / m.cols());
         return (int) Math.min(Integer.MAX_VALUE, Math.max(least, (MIN_PART_BYTES + perColumn - 1) / perColumn));

@@ -37,6 +37,27 @@ class ParallelTest {
     }
 
     @Test
+    void aSlowPartDoesNotHoldTheOthers() throws InterruptedException {
+        try (Parallel p = new Parallel(2)) {
+            java.util.Map<Integer, Thread> ranBy = new java.util.concurrent.ConcurrentHashMap<>();
+            p.forRange(1000, 10, 1, (from, to) -> {
+                ranBy.put(from, Thread.currentThread());
+                if (from == 0) {
+                    try {
+                        Thread.sleep(200);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            });
+            assertTrue(ranBy.size() > 2 && ranBy.size() <= 8, "chunks: " + ranBy.keySet());
+            Thread slow = ranBy.get(0);
+            ranBy.forEach((from, t) -> assertTrue(from == 0 || t != slow,
+                    "the chunk at " + from + " waited for the thread that slept in the first"));
+        }
+    }
+
+    @Test
     void aFailureInAnyPartReachesTheCallerAndTheNextCallStillWorks() {
         try (Parallel p = new Parallel(2)) {
             for (int failing = 0; failing < 2; failing++) {
