@@ -56,6 +56,9 @@ public final class Decoder implements TokenDecoder {
     /** The neuron-major down projection of each FFN, [layer][expert]: the file's, or a transposed copy. */
     private final Matrix[][] downT;
     private final float[] invFreq;
+    /** cos and sin of the current position's rotary angles, one per frequency: the same for every layer and head. */
+    private final float[] ropeCos;
+    private final float[] ropeSin;
 
     private final float[][] keys; // [layer][position * kvDim]
     private final float[][] values;
@@ -139,6 +142,8 @@ public final class Decoder implements TokenDecoder {
         this.logits = new float[c.vocabSize()];
         this.routerLogits = new float[c.numExperts()];
         this.invFreq = new float[c.headDim() / 2];
+        this.ropeCos = new float[invFreq.length];
+        this.ropeSin = new float[invFreq.length];
         for (int i = 0; i < invFreq.length; i++) {
             invFreq[i] = 1.0f / (float) Math.pow(c.ropeTheta(), (float) (2 * i) / c.headDim());
         }
@@ -256,6 +261,11 @@ public final class Decoder implements TokenDecoder {
             throw new InputException("the sequence is longer than the context of " + context + " positions");
         }
         int hidden = c.hiddenSize();
+        for (int i = 0; i < invFreq.length; i++) {
+            float angle = position * invFreq[i];
+            ropeCos[i] = (float) Math.cos(angle);
+            ropeSin[i] = (float) Math.sin(angle);
+        }
         Arrays.fill(x, 0);
         k.axpy(model.embeddings(), token, 1f, x, 0, hidden);
         bytesRead += model.embeddings().rowBytes();
@@ -338,9 +348,8 @@ public final class Decoder implements TokenDecoder {
     private void rope(float[] v, int off) {
         int half = c.headDim() / 2;
         for (int i = 0; i < half; i++) {
-            float angle = position * invFreq[i];
-            float cos = (float) Math.cos(angle);
-            float sin = (float) Math.sin(angle);
+            float cos = ropeCos[i];
+            float sin = ropeSin[i];
             int a = model.rope() == RuntimeModel.Rope.HALF ? off + i : off + 2 * i;
             int b = model.rope() == RuntimeModel.Rope.HALF ? off + i + half : off + 2 * i + 1;
             float x1 = v[a];
@@ -374,10 +383,14 @@ public final class Decoder implements TokenDecoder {
         switch (mode) {
             case DENSE -> {
                 matVec(f.gate(), xb, gate);
-                matVec(f.up(), xb, up);
-                for (int i = 0; i < inter; i++) {
-                    h[i] = act.apply(gate[i], up[i]);
-                }
+                Matrix upM = f.up();
+                parallel.forRange(inter, rowGrain(upM), 1, (from, to) -> { // each part its neurons' activation too
+                    k.dots(upM, null, from, to, xb, up);
+                    for (int i = from; i < to; i++) {
+                        h[i] = act.apply(gate[i], up[i]);
+                    }
+                });
+                bytesRead += upM.bytes();
                 neuronsComputed += inter;
                 if (f.down() != null) {
                     matVec(f.down(), h, out);
