@@ -7,9 +7,8 @@ import java.util.concurrent.locks.LockSupport;
  * Splits a range of work (rows of a mat-vec, heads, column slices) over a fixed set of threads: the range is cut into
  * a few chunks per thread, which the caller and its own daemon threads take in turn until none is left, and the call
  * returns when all are done. A thread that runs slower for a while (its reads land on slower memory, the VM's core
- * is busy elsewhere) takes fewer chunks instead of holding the others up at the end; with one fixed half per thread,
- * two threads decoded a 1.0 B model well under twice as fast as one. Which thread runs a chunk does not change what
- * it computes.
+ * is busy elsewhere) takes fewer chunks instead of holding the others up at the end, as it did with one fixed part
+ * per thread. Which thread runs a chunk does not change what it computes.
  *
  * <p>A token's decoding is a few hundred such calls of 0.05 to 1 ms each, so the hand-off has to cost microseconds,
  * not the 20 to 30 of an executor's submit and a future's get (measured on this project's 2-core machine): the
@@ -38,7 +37,7 @@ public final class Parallel implements AutoCloseable {
     private final AtomicInteger pending = new AtomicInteger();
     /** The next chunk of the call under way to be taken. */
     private final AtomicInteger nextChunk = new AtomicInteger();
-    /** Incremented by each call that hands parts out; a worker runs its part once per generation. */
+    /** Incremented by each call that hands chunks out; a worker takes chunks once per generation. */
     private volatile long generation;
     private volatile boolean closed;
     // the call under way, published by the write of generation
