@@ -153,9 +153,10 @@ final class BenchCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-            if (n < 1 || tokens < 1 || warmup < 0 || rounds < 1 || bandwidthMb < 64 || !(warmupSeconds >= 0)) {
+            if (n < 1 || tokens < 1 || warmup < 0 || rounds < 1 || bandwidthMb < 64
+                    || !(warmupSeconds >= 0 && warmupSeconds <= 3600)) {
                 throw new Cli.UserError("--threads, --tokens and --rounds must be at least 1, --warmup and"
-                        + " --warmup-seconds 0 or more, --bandwidth-mb at least 64");
+                        + " --warmup-seconds 0 or more (--warmup-seconds at most 3600), --bandwidth-mb at least 64");
             }
             java.util.List<Decoder.Mode> wanted = new java.util.ArrayList<>();
             for (String m : modes) {
