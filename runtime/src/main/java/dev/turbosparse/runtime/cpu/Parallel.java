@@ -1,14 +1,21 @@
 package dev.turbosparse.runtime.cpu;
 
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * Splits a range of work (rows of a mat-vec, heads, column slices) over a fixed set of threads: the range is cut into
- * a few chunks per thread, which the caller and its own daemon threads take in turn until none is left, and the call
- * returns when all are done. A thread that runs slower for a while (its reads land on slower memory, the VM's core
- * is busy elsewhere) takes fewer chunks instead of holding the others up at the end, as it did with one fixed part
- * per thread. Which thread runs a chunk does not change what it computes.
+ * chunks, which the caller and its own daemon threads take in turn until none is left, and the call returns when all
+ * are done. A thread that runs slower for a while (its reads land on slower memory, the VM's core is busy elsewhere)
+ * takes fewer chunks instead of holding the others up at the end, as it did with one fixed part per thread.
+ *
+ * <p>The chunks shrink as the range is used up: each is {@code 1 / (2 · threads)} of what is left, but not below the
+ * call's grain nor {@code 1 / (16 · threads)} of the range. Large chunks first keep the hand-offs few; small ones last
+ * keep short the time one thread waits for another's last chunk at the end of the call: with equal chunks of an eighth
+ * of the range, half a chunk on average. The bounds depend only on the range, the grain, the
+ * alignment and the number of threads, never on timing, and which thread runs a chunk does not change what it
+ * computes.
  *
  * <p>A token's decoding is a few hundred such calls of 0.05 to 1 ms each, so the hand-off has to cost microseconds,
  * not the 20 to 30 of an executor's submit and a future's get (measured on this project's 2-core machine): the
@@ -27,8 +34,8 @@ public final class Parallel implements AutoCloseable {
     /** How long a thread spins for the next call before it parks, when there are cores enough for every thread. */
     private static final long SPIN_NANOS = 50_000;
 
-    /** Chunks per thread a range is cut into, when it has grains enough. */
-    private static final int CHUNKS_PER_THREAD = 4;
+    /** The smallest chunk is at least this fraction of the range per thread: {@code n / (threads · 16)}. */
+    private static final int SMALLEST_CHUNK_DIVISOR = 16;
 
     private final int threads;
     /** No spinning with more threads than cores: a spinning thread would hold a core that another one needs. */
@@ -42,8 +49,8 @@ public final class Parallel implements AutoCloseable {
     private volatile boolean closed;
     // the call under way, published by the write of generation
     private Body body;
-    private int n;
-    private int step;
+    /** Chunk c of the call under way is [bounds[c], bounds[c + 1]). */
+    private int[] bounds = new int[64];
     private int chunks;
     private volatile Throwable failure;
     private Thread caller;
@@ -80,10 +87,7 @@ public final class Parallel implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("this Parallel is closed");
         }
-        int wanted = Math.min(parts * CHUNKS_PER_THREAD, Math.max(parts, n / Math.max(1, grain)));
-        this.step = ((n + wanted - 1) / wanted + align - 1) / align * align;
-        this.chunks = (n + step - 1) / step;
-        this.n = n;
+        this.chunks = cut(n, grain, align);
         nextChunk.set(0);
         this.body = body;
         this.failure = null;
@@ -138,12 +142,28 @@ public final class Parallel implements AutoCloseable {
         }
     }
 
+    /** Cuts [0, n) into {@link #bounds} (see the class comment) and returns the number of chunks. */
+    private int cut(int n, int grain, int align) {
+        int least = Math.max(Math.max(1, grain), (n + threads * SMALLEST_CHUNK_DIVISOR - 1) / (threads * SMALLEST_CHUNK_DIVISOR));
+        int c = 0;
+        for (int from = 0; from < n; c++) {
+            if (c + 2 > bounds.length) {
+                bounds = Arrays.copyOf(bounds, bounds.length * 2);
+            }
+            bounds[c] = from;
+            int size = Math.max(least, (n - from + 2 * threads - 1) / (2 * threads));
+            from = (int) Math.min(n, ((long) from + size + align - 1) / align * align);
+        }
+        bounds[c] = n;
+        return c;
+    }
+
     /** Runs chunks of the call under way until none is left, or one fails: its failure, or null. */
     private Throwable chunks(Body b) {
+        int[] at = bounds;
         for (int c; (c = nextChunk.getAndIncrement()) < chunks; ) {
-            int from = c * step;
             try {
-                b.run(from, Math.min(n, from + step));
+                b.run(at[c], at[c + 1]);
             } catch (RuntimeException | Error e) {
                 return e;
             }

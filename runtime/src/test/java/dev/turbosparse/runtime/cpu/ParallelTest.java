@@ -50,10 +50,41 @@ class ParallelTest {
                     }
                 }
             });
-            assertTrue(ranBy.size() > 2 && ranBy.size() <= 8, "chunks: " + ranBy.keySet());
+            assertTrue(ranBy.size() > 2 && ranBy.size() <= 2 * 16, "chunks: " + ranBy.keySet());
             Thread slow = ranBy.get(0);
             ranBy.forEach((from, t) -> assertTrue(from == 0 || t != slow,
                     "the chunk at " + from + " waited for the thread that slept in the first"));
+        }
+    }
+
+    @Test
+    void chunksShrinkTowardsTheEndAndDoNotDependOnTiming() {
+        try (Parallel p = new Parallel(2)) {
+            java.util.List<java.util.Set<java.util.List<Integer>>> calls = new java.util.ArrayList<>();
+            for (int call = 0; call < 3; call++) {
+                java.util.Set<java.util.List<Integer>> parts = java.util.concurrent.ConcurrentHashMap.newKeySet();
+                int slowChunk = call; // a different chunk sleeps in each call
+                p.forRange(7168, 16, 1, (from, to) -> {
+                    parts.add(java.util.List.of(from, to));
+                    if (parts.size() == slowChunk + 1) {
+                        try {
+                            Thread.sleep(20);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                });
+                calls.add(parts);
+            }
+            assertEquals(calls.get(0), calls.get(1), "the chunks of the same call differ with timing");
+            assertEquals(calls.get(0), calls.get(2), "the chunks of the same call differ with timing");
+            java.util.List<java.util.List<Integer>> sorted = new java.util.ArrayList<>(calls.get(0));
+            sorted.sort(java.util.Comparator.comparing(c -> c.get(0)));
+            int first = sorted.getFirst().get(1) - sorted.getFirst().get(0);
+            int last = sorted.get(sorted.size() - 2).get(1) - sorted.get(sorted.size() - 2).get(0); // before the remainder
+            assertEquals(7168 / 4, first, "the first chunk: a quarter of the range with two threads");
+            assertEquals(7168 / 32, last, "the smallest chunks: a sixteenth of a thread's share");
+            assertTrue(sorted.size() < 20, "chunks: " + sorted.size());
         }
     }
 
