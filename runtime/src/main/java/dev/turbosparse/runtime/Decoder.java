@@ -296,9 +296,7 @@ public final class Decoder implements TokenDecoder {
     private void attention(int l, RuntimeModel.Layer layer) {
         int headDim = c.headDim();
         int kvDim = c.numKeyValueHeads() * headDim;
-        matVec(layer.q(), xb, q);
-        matVec(layer.k(), xb, kv);
-        matVec(layer.v(), xb, vv);
+        matVecs(layer.q(), q, layer.k(), kv, layer.v(), vv, xb);
         for (int hd = 0; hd < c.numAttentionHeads(); hd++) {
             rope(q, hd * headDim);
         }
@@ -382,15 +380,19 @@ public final class Decoder implements TokenDecoder {
         int n;
         switch (mode) {
             case DENSE -> {
-                matVec(f.gate(), xb, gate);
+                Matrix gateM = f.gate();
                 Matrix upM = f.up();
-                parallel.forRange(inter, rowGrain(upM), 1, (from, to) -> { // each part its neurons' activation too
-                    k.dots(upM, null, from, to, xb, up);
+                RowKernels.Input in = k.prepare(xb, (int) gateM.cols(), gateM.type());
+                RowKernels.Input inUp = upM.type() == gateM.type() ? in : k.prepare(xb, (int) upM.cols(), upM.type());
+                // one pass: each part its neurons' gate and up rows, and their activation
+                parallel.forRange(inter, rowGrain(upM), 1, (from, to) -> {
+                    k.dots(gateM, null, from, to, in, gate);
+                    k.dots(upM, null, from, to, inUp, up);
                     for (int i = from; i < to; i++) {
                         h[i] = act.apply(gate[i], up[i]);
                     }
                 });
-                bytesRead += upM.bytes();
+                bytesRead += gateM.bytes() + upM.bytes();
                 neuronsComputed += inter;
                 if (f.down() != null) {
                     matVec(f.down(), h, out);
@@ -431,11 +433,13 @@ public final class Decoder implements TokenDecoder {
                         active[n++] = i;
                     }
                 }
-                rows(f.gate(), active, n, xb, gate);
+                rows(f.gate(), gate, f.up(), up, active, n, xb);
             }
             default -> throw new IllegalStateException();
         }
-        rows(f.up(), active, n, xb, up);
+        if (mode == Mode.EXACT) {
+            rows(f.up(), up, null, null, active, n, xb);
+        }
         int nonzero = 0;
         for (int j = 0; j < n; j++) {
             int i = active[j];
@@ -459,10 +463,20 @@ public final class Decoder implements TokenDecoder {
         bytesRead += n * neuronMajor.rowBytes();
     }
 
-    /** out[i] = m[i] · in for the first {@code n} rows listed in {@code rows}. */
-    private void rows(Matrix m, int[] rows, int n, float[] in, float[] out) {
-        parallel.forRange(n, rowGrain(m), 1, (from, to) -> k.dots(m, rows, from, to, in, out));
-        bytesRead += n * m.rowBytes();
+    /**
+     * a[i] = ma[i] · in, and b[i] = mb[i] · in unless {@code mb} is null, for the first {@code n} rows listed in
+     * {@code rows}: both matrices' rows of a part in one pass.
+     */
+    private void rows(Matrix ma, float[] a, Matrix mb, float[] b, int[] rows, int n, float[] in) {
+        RowKernels.Input inA = k.prepare(in, (int) ma.cols(), ma.type());
+        RowKernels.Input inB = mb == null ? null : mb.type() == ma.type() ? inA : k.prepare(in, (int) mb.cols(), mb.type());
+        parallel.forRange(n, rowGrain(ma), 1, (from, to) -> {
+            k.dots(ma, rows, from, to, inA, a);
+            if (mb != null) {
+                k.dots(mb, rows, from, to, inB, b);
+            }
+        });
+        bytesRead += n * (ma.rowBytes() + (mb == null ? 0 : mb.rowBytes()));
     }
 
     // ---- helpers ------------------------------------------------------------------------------------------------
@@ -489,8 +503,38 @@ public final class Decoder implements TokenDecoder {
 
     private void matVec(Matrix m, float[] in, float[] out) {
         int n = (int) m.rows();
-        parallel.forRange(n, rowGrain(m), 1, (from, to) -> k.dots(m, null, from, to, in, out));
+        RowKernels.Input prepared = k.prepare(in, (int) m.cols(), m.type());
+        parallel.forRange(n, rowGrain(m), 1, (from, to) -> k.dots(m, null, from, to, prepared, out));
         bytesRead += m.bytes();
+    }
+
+    /**
+     * Three mat-vecs of one input (attention's q, k and v) as one range of rows, {@code a}'s first: one hand-off
+     * where there were three. Matrices of different types or widths go one by one.
+     */
+    private void matVecs(Matrix a, float[] outA, Matrix b, float[] outB, Matrix c3, float[] outC, float[] in) {
+        if (a.type() != b.type() || a.type() != c3.type() || a.cols() != b.cols() || a.cols() != c3.cols()) {
+            matVec(a, in, outA);
+            matVec(b, in, outB);
+            matVec(c3, in, outC);
+            return;
+        }
+        RowKernels.Input prepared = k.prepare(in, (int) a.cols(), a.type());
+        int ra = (int) a.rows();
+        int rab = ra + (int) b.rows();
+        int n = rab + (int) c3.rows();
+        parallel.forRange(n, rowGrain(a), 1, (from, to) -> {
+            if (from < ra) {
+                k.dots(a, null, from, Math.min(to, ra), prepared, outA);
+            }
+            if (to > ra && from < rab) { // b's rows are ra.. in the range
+                k.dots(b, null, Math.max(from, ra) - ra, Math.min(to, rab) - ra, prepared, outB);
+            }
+            if (to > rab) {
+                k.dots(c3, null, Math.max(from, rab) - rab, to - rab, prepared, outC);
+            }
+        });
+        bytesRead += a.bytes() + b.bytes() + c3.bytes();
     }
 
     /** HF's MistralRMSNorm in float32: x · rsqrt(mean(x²) + eps) · weight. */

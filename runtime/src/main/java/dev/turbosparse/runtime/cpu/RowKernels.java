@@ -1,5 +1,6 @@
 package dev.turbosparse.runtime.cpu;
 
+import dev.turbosparse.model.gguf.GgmlType;
 import dev.turbosparse.runtime.Matrix;
 
 /**
@@ -20,14 +21,38 @@ public interface RowKernels {
     void axpy(Matrix m, long row, float a, float[] y, int from, int to);
 
     /**
-     * {@code out[r] = m[r] · x} for every row r listed in {@code rows[from, to)}, or for r in [from, to) when
-     * {@code rows} is null: a mat-vec's rows, for kernels that prepare {@code x} once for many rows.
+     * An input made ready for {@link #dots} over matrices of one weight type and width: what a kernel derives from
+     * {@code x} for many rows (the Vector API's F16 and BF16 kernels split it into its even and odd elements) is made
+     * once per mat-vec, not once per part of it. Valid while {@code x} does not change.
      */
-    default void dots(Matrix m, int[] rows, int from, int to, float[] x, float[] out) {
+    interface Input {
+        /** The input itself. */
+        float[] x();
+    }
+
+    /** An input the kernels use as it is. */
+    record Plain(float[] x) implements Input {}
+
+    /** {@code x} prepared for dots over rows of {@code n} elements of {@code type}. */
+    default Input prepare(float[] x, int n, GgmlType type) {
+        return new Plain(x);
+    }
+
+    /**
+     * {@code out[r] = m[r] · x} for every row r listed in {@code rows[from, to)}, or for r in [from, to) when
+     * {@code rows} is null: a mat-vec's rows, with {@code x} prepared once for many rows by {@link #prepare} for
+     * {@code m}'s type and width.
+     */
+    default void dots(Matrix m, int[] rows, int from, int to, Input x, float[] out) {
         for (int j = from; j < to; j++) {
             int r = rows == null ? j : rows[j];
-            out[r] = dot(m, r, x);
+            out[r] = dot(m, r, x.x());
         }
+    }
+
+    /** {@link #dots(Matrix, int[], int, int, Input, float[])} with {@code x} prepared for this call alone. */
+    default void dots(Matrix m, int[] rows, int from, int to, float[] x, float[] out) {
+        dots(m, rows, from, to, prepare(x, (int) m.cols(), m.type()), out);
     }
 
     /**

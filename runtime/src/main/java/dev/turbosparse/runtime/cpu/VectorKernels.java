@@ -140,14 +140,14 @@ public final class VectorKernels implements RowKernels {
         }
     }
 
+    /** An F16 or BF16 input split into its even and odd elements, for F16 times 2^112. */
+    private record Pairs(float[] x, GgmlType type, int n, float[] xe, float[] xo) implements Input {}
+
     @Override
-    public void dots(Matrix m, int[] rows, int from, int to, float[] x, float[] out) {
-        GgmlType t = m.type();
-        int n = (int) m.cols();
-        boolean f16 = t == GgmlType.F16;
-        if (to <= from || !(f16 || t == GgmlType.BF16) || f16 && !(maxAbs(x, n) < F16_PAIRS_LIMIT)) {
-            RowKernels.super.dots(m, rows, from, to, x, out);
-            return;
+    public Input prepare(float[] x, int n, GgmlType type) {
+        boolean f16 = type == GgmlType.F16;
+        if (!(f16 || type == GgmlType.BF16) || n < 2 || f16 && !(maxAbs(x, n) < F16_PAIRS_LIMIT)) {
+            return new Plain(x);
         }
         int pairs = n / 2;
         float scale = f16 ? F16_SCALE : 1f;
@@ -157,6 +157,24 @@ public final class VectorKernels implements RowKernels {
             xe[q] = x[2 * q] * scale;
             xo[q] = x[2 * q + 1] * scale;
         }
+        return new Pairs(x, type, n, xe, xo);
+    }
+
+    @Override
+    public void dots(Matrix m, int[] rows, int from, int to, Input in, float[] out) {
+        if (!(in instanceof Pairs p) || to <= from) {
+            RowKernels.super.dots(m, rows, from, to, in, out);
+            return;
+        }
+        if (p.type() != m.type() || p.n() != m.cols()) {
+            throw new IllegalArgumentException(m.name() + ": an input prepared for rows of " + p.n() + " " + p.type()
+                    + ", not " + m.cols() + " " + m.type());
+        }
+        boolean f16 = p.type() == GgmlType.F16;
+        float[] x = p.x();
+        float[] xe = p.xe();
+        float[] xo = p.xo();
+        int pairs = xe.length;
         MemorySegment d = m.data();
         int tail = pairs / L * L * 2; // the elements from here on are the scalar tail
         float[] four = new float[4];

@@ -1,6 +1,8 @@
 package dev.turbosparse.runtime.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.turbosparse.model.gguf.GgmlType;
 import dev.turbosparse.runtime.Matrix;
@@ -160,6 +162,39 @@ class KernelsTest {
                 for (int j = 0; j < cols; j++) {
                     assertEquals(Float.floatToIntBits(y3[j]), Float.floatToIntBits(y4[j]), type + " with zero rows, at " + j);
                 }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(GgmlType.class)
+    void anInputPreparedOnceServesEveryPartAndNoOtherType(GgmlType type) {
+        VectorKernels vec = vector();
+        Random r = new Random(type.ordinal() * 13L + 3);
+        try (Arena arena = Arena.ofConfined()) {
+            int cols = type.blockElements() == 1 ? 96 + 2 * r.nextInt(100) + 1 : 32 * 5;
+            Matrix m = random(type, 37, cols, r, arena);
+            float[] x = new float[cols];
+            for (int j = 0; j < cols; j++) {
+                x[j] = (float) r.nextGaussian();
+            }
+            float[] whole = new float[37];
+            vec.dots(m, null, 0, 37, x, whole);
+            RowKernels.Input in = vec.prepare(x, cols, type);
+            float[] parts = new float[37];
+            for (int from = 0; from < 37; from += 5) { // parts of five and a last one of two, one input
+                vec.dots(m, null, from, Math.min(37, from + 5), in, parts);
+            }
+            for (int row = 0; row < 37; row++) {
+                assertEquals(Float.floatToIntBits(whole[row]), Float.floatToIntBits(parts[row]), type + " row " + row);
+            }
+            if (type == GgmlType.F16 || type == GgmlType.BF16) {
+                GgmlType other = type == GgmlType.F16 ? GgmlType.BF16 : GgmlType.F16;
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> vec.dots(m, null, 0, 4, vec.prepare(x, cols, other), parts));
+                assertTrue(e.getMessage().contains("prepared for rows of " + cols + " " + other), e.getMessage());
+                assertThrows(IllegalArgumentException.class,
+                        () -> vec.dots(m, null, 0, 4, vec.prepare(x, cols - 1, type), parts));
             }
         }
     }
