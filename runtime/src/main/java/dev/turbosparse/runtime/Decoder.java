@@ -493,12 +493,14 @@ public final class Decoder implements TokenDecoder {
     }
 
     /**
-     * Columns per part of {@code n} rows added up in column slices: at least {@code least}, and at least
-     * {@link #MIN_PART_BYTES} of weights.
+     * Columns per part of {@code n} rows added up in column slices: at least {@code least}, at least
+     * {@link #MIN_PART_BYTES} of weights, and at least a quarter of a thread's share of the columns. Each part reads
+     * a piece of every row, so narrow parts read short scattered pieces: the last chunks of a call stay this wide.
      */
-    private static int columnGrain(Matrix m, int n, int least) {
+    private int columnGrain(Matrix m, int n, int least) {
         long perColumn = Math.max(1, n * m.rowBytes() / m.cols());
-        return (int) Math.min(Integer.MAX_VALUE, Math.max(least, (MIN_PART_BYTES + perColumn - 1) / perColumn));
+        long share = m.cols() / (4L * parallel.threads());
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(Math.max(least, share), (MIN_PART_BYTES + perColumn - 1) / perColumn));
     }
 
     private void matVec(Matrix m, float[] in, float[] out) {
