@@ -144,7 +144,8 @@ public final class Parallel implements AutoCloseable {
 
     /** Cuts [0, n) into {@link #bounds} (see the class comment) and returns the number of chunks. */
     private int cut(int n, int grain, int align) {
-        int least = Math.max(Math.max(1, grain), (n + threads * SMALLEST_CHUNK_DIVISOR - 1) / (threads * SMALLEST_CHUNK_DIVISOR));
+        int smallest = threads * SMALLEST_CHUNK_DIVISOR;
+        int least = Math.max(Math.max(1, grain), (int) ((n + (long) smallest - 1) / smallest));
         int c = 0;
         for (int from = 0; from < n; c++) {
             if (c + 2 > bounds.length) {
