@@ -141,9 +141,9 @@ public final class Decoder implements TokenDecoder {
         this.up = new float[inter];
         this.h = new float[inter];
         this.active = new int[inter];
-        int blocks = (inter + FFN_BLOCK - 1) / FFN_BLOCK;
+        int blocks = (inter + blockSize() - 1) / blockSize();
         this.partials = new float[blocks][hidden];
-        this.blockRows = new int[blocks][FFN_BLOCK];
+        this.blockRows = new int[blocks][Math.min(inter, blockSize())];
         this.blockRead = new int[blocks];
         this.blockKept = new int[blocks];
         int r = model.hasPredictors() ? (int) model.layers().getFirst().experts().getFirst().predictor().fc1().rows() : 0;
@@ -419,50 +419,31 @@ public final class Decoder implements TokenDecoder {
             parallel.forRange(inter, columnGrain(fc2t, count, 64), 16,
                     (from, to) -> k.axpys(fc2t, active, count, rank, score, from, to));
             bytesRead += (long) positive * fc2t.rowBytes();
-            int n = 0;
-            for (int i = 0; i < inter; i++) {
-                if (score[i] >= threshold) {
-                    active[n++] = i;
-                }
-            }
-            rows(f.gate(), gate, f.up(), up, active, n, xb);
-            int nonzero = 0;
-            for (int j = 0; j < n; j++) {
-                int i = active[j];
-                float v = act.apply(gate[i], up[i]);
-                if (v != 0) {
-                    h[i] = v;
-                    active[nonzero++] = i;
-                }
-            }
-            neuronsComputed += nonzero;
-            down(neuronMajor, nonzero, out);
-            return;
         }
         blocks(f.gate(), f.up(), neuronMajor, out);
     }
 
     /**
-     * Dense and exact mode's FFN over a neuron-major down projection, {@link #FFN_BLOCK} neurons at a time: each
-     * block reads its gate rows, the up rows of the neurons its mode keeps (all, or those whose relu(gate) is
-     * positive), and the down rows of those (in exact mode, of those whose activation is not zero), added into the
-     * block's own partial output. The partials are then summed in block order. A thread so reads whole rows, near
-     * each other, in one pass, where a column slice of the down projection read a piece of every active row. Blocks
-     * have a fixed size, so the result does not depend on the number of threads; and exact equals dense bit for bit,
-     * as the zero rows dense adds change no bit of a block's sum ({@link RowKernels#axpys}). Predicted mode, with an
-     * eighth of the rows per block or fewer, was 3-7% slower so (per block it sets up a partial for a few down rows)
-     * and keeps one list of neurons and column slices of the down projection.
+     * The FFN over a neuron-major down projection, a block of neurons at a time ({@link #blockSize}): each block reads
+     * its gate rows (all of them, or in predicted mode the chosen neurons'), the up rows of the neurons its mode keeps
+     * (all, those whose relu(gate) is positive, or the chosen ones), and the down rows of those whose activation is
+     * not zero (in dense mode, all of them), added into the block's own partial output. The partials are then
+     * summed in block order. A thread so reads whole rows, near each other, in one pass, where a column slice of the
+     * down projection read a piece of every active row. Blocks have a fixed size, so the result does not depend on
+     * the number of threads; and exact equals dense bit for bit, as the zero rows dense adds change no bit of a
+     * block's sum ({@link RowKernels#axpys}).
      */
     private void blocks(Matrix gateM, Matrix upM, Matrix downT, float[] out) {
         int inter = c.intermediateSize();
         int hidden = c.hiddenSize();
-        int blocks = partials.length;
+        int size = blockSize();
+        int blocks = (inter + size - 1) / size;
         RowKernels.Input inGate = k.prepare(xb, (int) gateM.cols(), gateM.type());
         RowKernels.Input inUp = upM.type() == gateM.type() ? inGate : k.prepare(xb, (int) upM.cols(), upM.type());
         parallel.forRange(blocks, 1, 1, (bFrom, bTo) -> {
             for (int b = bFrom; b < bTo; b++) {
-                int lo = b * FFN_BLOCK;
-                int hi = Math.min(inter, lo + FFN_BLOCK);
+                int lo = b * size;
+                int hi = Math.min(inter, lo + size);
                 int[] list = blockRows[b];
                 int n = 0;
                 switch (mode) {
@@ -482,7 +463,15 @@ public final class Decoder implements TokenDecoder {
                         }
                         k.dots(upM, list, 0, n, inUp, up);
                     }
-                    default -> throw new IllegalStateException("predicted mode reads its neurons' rows in one list");
+                    case PREDICTED -> {
+                        for (int i = lo; i < hi; i++) {
+                            if (score[i] >= threshold) {
+                                list[n++] = i;
+                            }
+                        }
+                        k.dots(gateM, list, 0, n, inGate, gate);
+                        k.dots(upM, list, 0, n, inUp, up);
+                    }
                 }
                 int kept = 0;
                 for (int j = 0; j < n; j++) {
@@ -511,34 +500,9 @@ public final class Decoder implements TokenDecoder {
             read += blockRead[b];
             kept += blockKept[b];
         }
-        bytesRead += gateM.bytes() + read * upM.rowBytes() + kept * downT.rowBytes();
+        bytesRead += (mode == Mode.PREDICTED ? read * gateM.rowBytes() : gateM.bytes()) + read * upM.rowBytes()
+                + kept * downT.rowBytes();
         neuronsComputed += kept;
-    }
-
-    /** out = sum over the first {@code n} neurons of {@link #active} of h[i] · downT[i], in column slices per thread. */
-    private void down(Matrix neuronMajor, int n, float[] out) {
-        int hidden = c.hiddenSize();
-        Arrays.fill(out, 0);
-        int align = neuronMajor.type().blockElements() == 1 ? 16 : 32;
-        parallel.forRange(hidden, columnGrain(neuronMajor, n, 64), align,
-                (from, to) -> k.axpys(neuronMajor, active, n, h, out, from, to));
-        bytesRead += n * neuronMajor.rowBytes();
-    }
-
-    /**
-     * a[i] = ma[i] · in, and b[i] = mb[i] · in unless {@code mb} is null, for the first {@code n} rows listed in
-     * {@code rows}: both matrices' rows of a part in one pass.
-     */
-    private void rows(Matrix ma, float[] a, Matrix mb, float[] b, int[] rows, int n, float[] in) {
-        RowKernels.Input inA = k.prepare(in, (int) ma.cols(), ma.type());
-        RowKernels.Input inB = mb == null ? null : mb.type() == ma.type() ? inA : k.prepare(in, (int) mb.cols(), mb.type());
-        parallel.forRange(n, rowGrain(ma), 1, (from, to) -> {
-            k.dots(ma, rows, from, to, inA, a);
-            if (mb != null) {
-                k.dots(mb, rows, from, to, inB, b);
-            }
-        });
-        bytesRead += n * (ma.rowBytes() + (mb == null ? 0 : mb.rowBytes()));
     }
 
     // ---- helpers ------------------------------------------------------------------------------------------------
@@ -549,8 +513,21 @@ public final class Decoder implements TokenDecoder {
      */
     private static final long MIN_PART_BYTES = 64 * 1024;
 
-    /** Neurons per block of the FFN over a neuron-major down projection ({@link #blocks}). */
+    /** Neurons per block of the FFN over a neuron-major down projection ({@link #blocks}), in dense and exact mode. */
     private static final int FFN_BLOCK = 256;
+
+    /**
+     * Neurons per FFN block: {@link #FFN_BLOCK} in dense and exact mode. Predicted mode reads an eighth of a block's
+     * rows or fewer, and a block costs a partial output of its own: with 256 neurons the 1.0 B benchmark model
+     * (7,168) decoded 3-7% slower so than with one list of neurons and column slices of the down projection. Its
+     * blocks are a sixteenth of the neurons, from 256 to 1,024, which leaves a small model (the demo's 2,048) blocks
+     * enough for the threads to share.
+     */
+    private int blockSize() {
+        return mode == Mode.PREDICTED
+                ? Math.clamp(c.intermediateSize() / 16, FFN_BLOCK, 4 * FFN_BLOCK)
+                : FFN_BLOCK;
+    }
 
     /** Rows per part of a mat-vec: at least 16, and at least {@link #MIN_PART_BYTES} of weights. */
     private static int rowGrain(Matrix m) {
