@@ -390,8 +390,8 @@ public final class Decoder implements TokenDecoder {
         if (mode == Mode.DENSE && f.down() != null) { // a row-major down projection: whole mat-vecs
             Matrix gateM = f.gate();
             Matrix upM = f.up();
-            RowKernels.Input in = k.prepare(xb, (int) gateM.cols(), gateM.type());
-            RowKernels.Input inUp = upM.type() == gateM.type() ? in : k.prepare(xb, (int) upM.cols(), upM.type());
+            RowKernels.Input in = input(xb, gateM);
+            RowKernels.Input inUp = input(xb, upM, gateM, in);
             // one pass: each part its neurons' gate and up rows, and their activation
             parallel.forRange(inter, rowGrain(upM), 1, (from, to) -> {
                 k.dots(gateM, null, from, to, in, gate);
@@ -438,8 +438,8 @@ public final class Decoder implements TokenDecoder {
         int hidden = c.hiddenSize();
         int size = blockSize();
         int blocks = (inter + size - 1) / size;
-        RowKernels.Input inGate = k.prepare(xb, (int) gateM.cols(), gateM.type());
-        RowKernels.Input inUp = upM.type() == gateM.type() ? inGate : k.prepare(xb, (int) upM.cols(), upM.type());
+        RowKernels.Input inGate = input(xb, gateM);
+        RowKernels.Input inUp = input(xb, upM, gateM, inGate);
         parallel.forRange(blocks, 1, 1, (bFrom, bTo) -> {
             for (int b = bFrom; b < bTo; b++) {
                 int lo = b * size;
@@ -546,9 +546,19 @@ public final class Decoder implements TokenDecoder {
         return (int) Math.min(Integer.MAX_VALUE, Math.max(Math.max(least, share), bytes));
     }
 
+    /** {@code in} prepared for dots over {@code m}'s rows. */
+    private RowKernels.Input input(float[] in, Matrix m) {
+        return k.prepare(in, (int) m.cols(), m.type());
+    }
+
+    /** {@code in} prepared for {@code m}: {@code shared}, prepared for {@code other}, when the two rows are alike. */
+    private RowKernels.Input input(float[] in, Matrix m, Matrix other, RowKernels.Input shared) {
+        return m.type() == other.type() && m.cols() == other.cols() ? shared : input(in, m);
+    }
+
     private void matVec(Matrix m, float[] in, float[] out) {
         int n = (int) m.rows();
-        RowKernels.Input prepared = k.prepare(in, (int) m.cols(), m.type());
+        RowKernels.Input prepared = input(in, m);
         parallel.forRange(n, rowGrain(m), 1, (from, to) -> k.dots(m, null, from, to, prepared, out));
         bytesRead += m.bytes();
     }
@@ -564,7 +574,7 @@ public final class Decoder implements TokenDecoder {
             matVec(c3, in, outC);
             return;
         }
-        RowKernels.Input prepared = k.prepare(in, (int) a.cols(), a.type());
+        RowKernels.Input prepared = input(in, a);
         int ra = (int) a.rows();
         int rab = ra + (int) b.rows();
         int n = rab + (int) c3.rows();
