@@ -44,6 +44,10 @@ public interface RowKernels {
      * {@code m}'s type and width.
      */
     default void dots(Matrix m, int[] rows, int from, int to, Input x, float[] out) {
+        if (x.x().length < m.cols()) {
+            throw new IllegalArgumentException(m.name() + ": an input of " + x.x().length + " elements for rows of "
+                    + m.cols());
+        }
         for (int j = from; j < to; j++) {
             int r = rows == null ? j : rows[j];
             out[r] = dot(m, r, x.x());

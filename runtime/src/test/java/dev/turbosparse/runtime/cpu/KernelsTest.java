@@ -196,6 +196,13 @@ class KernelsTest {
                 assertThrows(IllegalArgumentException.class,
                         () -> vec.dots(m, null, 0, 4, vec.prepare(x, cols - 1, type), parts));
             }
+            float[] shorter = java.util.Arrays.copyOf(x, cols - 1);
+            for (RowKernels k : new RowKernels[] {vec, new ScalarKernels()}) { // an input the kernels take as it is
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> k.dots(m, null, 0, 4, new RowKernels.Plain(shorter), parts));
+                assertTrue(e.getMessage().contains("an input of " + (cols - 1) + " elements for rows of " + cols),
+                        e.getMessage());
+            }
         }
     }
 
