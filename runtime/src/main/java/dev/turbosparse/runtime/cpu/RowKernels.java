@@ -44,10 +44,7 @@ public interface RowKernels {
      * {@code m}'s type and width.
      */
     default void dots(Matrix m, int[] rows, int from, int to, Input x, float[] out) {
-        if (x.x().length < m.cols()) {
-            throw new IllegalArgumentException(m.name() + ": an input of " + x.x().length + " elements for rows of "
-                    + m.cols());
-        }
+        requireWidth(m, x.x());
         for (int j = from; j < to; j++) {
             int r = rows == null ? j : rows[j];
             out[r] = dot(m, r, x.x());
@@ -56,7 +53,16 @@ public interface RowKernels {
 
     /** {@link #dots(Matrix, int[], int, int, Input, float[])} with {@code x} prepared for this call alone. */
     default void dots(Matrix m, int[] rows, int from, int to, float[] x, float[] out) {
+        requireWidth(m, x);
         dots(m, rows, from, to, prepare(x, (int) m.cols(), m.type()), out);
+    }
+
+    /** Refuses, naming {@code m}, an input shorter than its rows. */
+    private static void requireWidth(Matrix m, float[] x) {
+        if (x.length < m.cols()) {
+            throw new IllegalArgumentException(m.name() + ": an input of " + x.length + " elements for rows of "
+                    + m.cols());
+        }
     }
 
     /**

@@ -197,11 +197,14 @@ class KernelsTest {
                         () -> vec.dots(m, null, 0, 4, vec.prepare(x, cols - 1, type), parts));
             }
             float[] shorter = java.util.Arrays.copyOf(x, cols - 1);
-            for (RowKernels k : new RowKernels[] {vec, new ScalarKernels()}) { // an input the kernels take as it is
-                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                        () -> k.dots(m, null, 0, 4, new RowKernels.Plain(shorter), parts));
-                assertTrue(e.getMessage().contains("an input of " + (cols - 1) + " elements for rows of " + cols),
-                        e.getMessage());
+            for (RowKernels k : new RowKernels[] {vec, new ScalarKernels()}) { // taken as it is, or prepared here
+                for (org.junit.jupiter.api.function.Executable call : new org.junit.jupiter.api.function.Executable[] {
+                    () -> k.dots(m, null, 0, 4, new RowKernels.Plain(shorter), parts),
+                    () -> k.dots(m, null, 0, 4, shorter, parts)}) {
+                    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
+                    assertTrue(e.getMessage().contains("w: an input of " + (cols - 1) + " elements for rows of " + cols),
+                            e.getMessage());
+                }
             }
         }
     }
