@@ -50,6 +50,11 @@ import jdk.incubator.vector.VectorSpecies;
  * give the answer. Rows go four at a time: four streams of reads in flight, which is what the scattered rows of the
  * sparse modes need (one thread read a random eighth of a matrix's rows at 8-10 GB/s so, 5-6 one by one). A row
  * gives the same bits in a group of four as by itself, and an output element receives its rows in the same order.
+ *
+ * <p>The four rows of a {@link #dots} group are a quarter of the range apart, not neighbours. Four neighbouring rows of
+ * a 2048-wide F16 matrix are four streams exactly 4 KiB apart, and this machine (AMD EPYC, 2 threads) read them at
+ * 23-27 GB/s, with or without the arithmetic, where the same four streams a quarter of the range apart read at
+ * 28-35 GB/s, as fast as one row after the other (docs/BENCHMARKS.md).
  */
 public final class VectorKernels implements RowKernels {
 
@@ -178,12 +183,14 @@ public final class VectorKernels implements RowKernels {
         MemorySegment d = m.data();
         int tail = pairs / L * L * 2; // the elements from here on are the scalar tail
         float[] four = new float[4];
-        int j = from;
-        for (; j + 4 <= to; j += 4) { // four rows at a time: four streams of reads in flight, x loaded once
-            int r0 = rows == null ? j : rows[j];
-            int r1 = rows == null ? j + 1 : rows[j + 1];
-            int r2 = rows == null ? j + 2 : rows[j + 2];
-            int r3 = rows == null ? j + 3 : rows[j + 3];
+        // Four rows at a time, x loaded once for them: the k-th row of each quarter of the range, so that the four
+        // streams of reads are a quarter of the range apart, not neighbours (see the class comment).
+        int q = (to - from) / 4;
+        for (int k = from; k < from + q; k++) {
+            int r0 = rows == null ? k : rows[k];
+            int r1 = rows == null ? k + q : rows[k + q];
+            int r2 = rows == null ? k + 2 * q : rows[k + 2 * q];
+            int r3 = rows == null ? k + 3 * q : rows[k + 3 * q];
             long rb = m.rowBytes();
             if (f16) {
                 dotF16Pairs4(d, r0 * rb, r1 * rb, r2 * rb, r3 * rb, xe, xo, pairs, four);
@@ -195,7 +202,7 @@ public final class VectorKernels implements RowKernels {
             out[r2] = finish(m, r2, four[2], tail, x);
             out[r3] = finish(m, r3, four[3], tail, x);
         }
-        for (; j < to; j++) {
+        for (int j = from + 4 * q; j < to; j++) {
             int r = rows == null ? j : rows[j];
             long base = r * m.rowBytes();
             out[r] = finish(m, r, f16 ? dotF16Pairs(d, base, xe, xo, pairs) : dotBF16Pairs(d, base, xe, xo, pairs), tail, x);
