@@ -451,18 +451,16 @@ public final class Decoder implements TokenDecoder {
                 int lo = b * size;
                 int hi = Math.min(inter, lo + size);
                 int[] list = blockRows[b];
-                int[] order = blockOrder[b];
                 int n = 0;
                 switch (mode) {
                     case DENSE -> {
                         k.dots(gateM, null, lo, hi, inGate, gate);
                         k.dots(upM, null, lo, hi, inUp, up);
-                        System.arraycopy(order, 0, list, 0, order.length);
-                        n = order.length;
+                        n = hi - lo;
                     }
                     case EXACT -> {
                         k.dots(gateM, null, lo, hi, inGate, gate);
-                        for (int i : order) {
+                        for (int i = lo; i < hi; i++) {
                             if (gate[i] > 0) {
                                 list[n++] = i;
                             }
@@ -470,7 +468,7 @@ public final class Decoder implements TokenDecoder {
                         k.dots(upM, list, 0, n, inUp, up);
                     }
                     case PREDICTED -> {
-                        for (int i : order) {
+                        for (int i = lo; i < hi; i++) {
                             if (score[i] >= threshold) {
                                 list[n++] = i;
                             }
@@ -479,13 +477,23 @@ public final class Decoder implements TokenDecoder {
                         k.dots(upM, list, 0, n, inUp, up);
                     }
                 }
+                // the down rows to add, in the block's own order: dense reads every one, the others those not zero
                 int kept = 0;
-                for (int j = 0; j < n; j++) {
-                    int i = list[j];
-                    float v = act.apply(gate[i], up[i]);
-                    h[i] = v;
-                    if (v != 0 || mode == Mode.DENSE) { // dense reads every down row
-                        list[kept++] = i;
+                if (mode == Mode.DENSE) {
+                    for (int i = lo; i < hi; i++) {
+                        h[i] = act.apply(gate[i], up[i]);
+                    }
+                    System.arraycopy(blockOrder[b], 0, list, 0, n);
+                    kept = n;
+                } else {
+                    for (int j = 0; j < n; j++) {
+                        int i = list[j];
+                        h[i] = act.apply(gate[i], up[i]);
+                    }
+                    for (int i : blockOrder[b]) {
+                        if ((mode == Mode.EXACT ? gate[i] > 0 : score[i] >= threshold) && h[i] != 0) {
+                            list[kept++] = i;
+                        }
                     }
                 }
                 blockRead[b] = n;

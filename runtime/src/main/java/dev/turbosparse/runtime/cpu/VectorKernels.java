@@ -183,10 +183,13 @@ public final class VectorKernels implements RowKernels {
         MemorySegment d = m.data();
         int tail = pairs / L * L * 2; // the elements from here on are the scalar tail
         float[] four = new float[4];
-        // Four rows at a time, x loaded once for them: the k-th row of each quarter of the range, so that the four
-        // streams of reads are a quarter of the range apart, not neighbours (see the class comment).
-        int q = (to - from) / 4;
-        for (int k = from; k < from + q; k++) {
+        // Four rows at a time, x loaded once for them. Of a range of rows, the k-th of each quarter, so that the four
+        // streams of reads are a quarter of the range apart, not neighbours; of a list, four listed rows in turn
+        // (see the class comment).
+        int groups = (to - from) / 4;
+        int q = rows == null ? groups : 1;
+        int step = rows == null ? 1 : 4;
+        for (int k = from, g = 0; g < groups; g++, k += step) {
             int r0 = rows == null ? k : rows[k];
             int r1 = rows == null ? k + q : rows[k + q];
             int r2 = rows == null ? k + 2 * q : rows[k + 2 * q];
@@ -202,7 +205,7 @@ public final class VectorKernels implements RowKernels {
             out[r2] = finish(m, r2, four[2], tail, x);
             out[r3] = finish(m, r3, four[3], tail, x);
         }
-        for (int j = from + 4 * q; j < to; j++) {
+        for (int j = from + 4 * groups; j < to; j++) {
             int r = rows == null ? j : rows[j];
             long base = r * m.rowBytes();
             out[r] = finish(m, r, f16 ? dotF16Pairs(d, base, xe, xo, pairs) : dotBF16Pairs(d, base, xe, xo, pairs), tail, x);
