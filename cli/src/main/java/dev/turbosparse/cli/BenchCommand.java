@@ -122,7 +122,7 @@ final class BenchCommand implements Runnable {
                 description = "Tokens decoded first in each mode and round, not timed (default: ${DEFAULT-VALUE}).")
         int warmup;
 
-        @Option(names = "--warmup-seconds", defaultValue = "3", paramLabel = "S",
+        @Option(names = "--warmup-seconds", defaultValue = "12", paramLabel = "S",
                 description = "Before the first round, decode in every mode in turn, untimed, for this long, so that"
                     + " the JIT has compiled the decoder (default: ${DEFAULT-VALUE}; 0: no such warm-up).")
         double warmupSeconds;
