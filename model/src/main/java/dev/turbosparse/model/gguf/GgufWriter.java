@@ -17,7 +17,8 @@ import java.util.Map;
 
 /**
  * Writes a GGUF file (version 3), the counterpart of {@link GgufFile}: metadata in the order it was put, tensor infos
- * in the order they were added, each tensor's data aligned to {@link #ALIGNMENT} bytes. Tensor bytes are streamed from
+ * in the order they were added, each tensor's data aligned to {@link #ALIGNMENT} bytes or to the writer's own
+ * {@link #alignment(int) alignment}. Tensor bytes are streamed from
  * each tensor's source, so a writer holds no tensor in memory; the file is written atomically.
  *
  * <p>Shapes are given row-major, as safetensors and PyTorch state them; the header stores them reversed (ggml's
@@ -25,9 +26,13 @@ import java.util.Map;
  */
 public final class GgufWriter {
 
-    /** The data alignment: GGUF's default, so {@code general.alignment} is not written. */
+    /** GGUF's default data alignment, which needs no {@code general.alignment}. */
     public static final int ALIGNMENT = 32;
 
+    /** The most {@link #alignment(int)} takes, and {@link GgufFile} reads. */
+    public static final int MAX_ALIGNMENT = 1 << 20;
+
+    private static final String ALIGNMENT_KEY = "general.alignment";
     private static final int UINT32 = 4;
     private static final int INT32 = 5;
     private static final int FLOAT32 = 6;
@@ -62,6 +67,8 @@ public final class GgufWriter {
     private final String magic;
     private final Map<String, Encoded> metadata = new LinkedHashMap<>();
     private final List<Tensor> tensors = new ArrayList<>();
+    private int alignment = ALIGNMENT;
+    private boolean alignmentSet;
 
     /** A writer of a GGUF file. */
     public GgufWriter() {
@@ -74,6 +81,27 @@ public final class GgufWriter {
             throw new IllegalArgumentException("magic must be GGUF or PWRI, got '" + magic + "'");
         }
         this.magic = magic;
+    }
+
+    /**
+     * Aligns every tensor's data (and the data section) to {@code bytes}, a power of two from 32 to
+     * {@link #MAX_ALIGNMENT}, and records it as {@code general.alignment} when it is not GGUF's default. Readers that
+     * follow the GGUF spec (llama.cpp's, {@link GgufFile}) take the tensor offsets from it.
+     */
+    public GgufWriter alignment(int bytes) {
+        if (bytes < ALIGNMENT || bytes > MAX_ALIGNMENT || Integer.bitCount(bytes) != 1) {
+            throw new IllegalArgumentException("the alignment must be a power of two from " + ALIGNMENT + " to "
+                    + MAX_ALIGNMENT + ", got " + bytes);
+        }
+        if (alignmentSet) {
+            throw new IllegalArgumentException("the alignment is set once, and it was: " + alignment);
+        }
+        this.alignment = bytes;
+        this.alignmentSet = true;
+        if (bytes != ALIGNMENT) {
+            store(ALIGNMENT_KEY, UINT32, le(4).putInt(bytes).array());
+        }
+        return this;
     }
 
     public GgufWriter putString(String key, String value) {
@@ -161,7 +189,7 @@ public final class GgufWriter {
             SafetensorsWriter.writeFully(ch, ByteBuffer.wrap(header));
             long dataStart = ch.position();
             for (Tensor t : tensors) {
-                pad(ch, ch.position() - dataStart);
+                pad(ch, ch.position() - dataStart, alignment);
                 long before = ch.position();
                 t.source().writeTo(ch);
                 long written = ch.position() - before;
@@ -187,7 +215,7 @@ public final class GgufWriter {
         });
         long offset = 0;
         for (Tensor t : tensors) {
-            offset = GgufFile.align(offset, ALIGNMENT);
+            offset = GgufFile.align(offset, alignment);
             out.writeBytes(string(t.name()));
             long[] shape = t.shape();
             out.writeBytes(le(4).putInt(shape.length).array());
@@ -198,21 +226,29 @@ public final class GgufWriter {
             out.writeBytes(le(8).putLong(offset).array());
             offset += t.byteSize();
         }
-        while (out.size() % ALIGNMENT != 0) {
+        while (out.size() % alignment != 0) {
             out.write(0);
         }
         return out.toByteArray();
     }
 
     private GgufWriter put(String key, int type, byte[] payload) {
+        if (key.equals(ALIGNMENT_KEY)) {
+            throw new IllegalArgumentException("metadata '" + ALIGNMENT_KEY + "' is the data's alignment: set it with"
+                    + " alignment(int)");
+        }
+        return store(key, type, payload);
+    }
+
+    private GgufWriter store(String key, int type, byte[] payload) {
         if (metadata.putIfAbsent(key, new Encoded(type, payload)) != null) {
             throw new IllegalArgumentException("metadata key '" + key + "' put twice");
         }
         return this;
     }
 
-    private static void pad(FileChannel ch, long dataOffset) throws IOException {
-        int pad = (int) (GgufFile.align(dataOffset, ALIGNMENT) - dataOffset);
+    private static void pad(FileChannel ch, long dataOffset, int alignment) throws IOException {
+        int pad = (int) (GgufFile.align(dataOffset, alignment) - dataOffset);
         if (pad > 0) {
             SafetensorsWriter.writeFully(ch, ByteBuffer.allocate(pad));
         }

@@ -266,4 +266,40 @@ class GgufTest {
         assertTrue(fails(dir, new GgufBytes().tensor("w", new long[] {1, 1, 1, 1, 1}, 0, 0, new byte[4]).build())
                 .contains("5 dimensions; ggml allows 1 to 4"));
     }
+
+    @Test
+    void theWriterAlignsTensorDataToWhatItRecords(@TempDir Path dir) throws IOException {
+        float[][] values = {{1f, 2f, 3f}, {-4f, 5f, 6f, 7f, 8f}};
+        for (int alignment : new int[] {GgufWriter.ALIGNMENT, 4096}) {
+            GgufWriter w = new GgufWriter().alignment(alignment).putString("general.architecture", "llama");
+            for (int t = 0; t < values.length; t++) {
+                float[] v = values[t];
+                w.tensor("t" + t, new long[] {v.length}, GgmlType.F32, ch -> {
+                    ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+                    for (float f : v) {
+                        b.putFloat(f);
+                    }
+                    ch.write(b.flip());
+                });
+            }
+            Path p = dir.resolve("a" + alignment + ".gguf");
+            w.write(p);
+            try (GgufFile g = GgufFile.open(p); Arena a = Arena.ofConfined()) {
+                // GGUF's default needs no key; any other is written, as llama.cpp reads it
+                assertEquals(alignment == GgufWriter.ALIGNMENT ? null : (Object) (long) alignment,
+                        g.metadata().get("general.alignment"));
+                for (int t = 0; t < values.length; t++) {
+                    GgufFile.TensorInfo info = g.tensor("t" + t);
+                    assertEquals(0, info.fileOffset() % alignment, "t" + t + " at " + info.fileOffset());
+                    MemorySegment out = a.allocate(4L * values[t].length);
+                    g.readFloat32(info, 0, values[t].length, out);
+                    assertEquals(values[t][values[t].length - 1],
+                            out.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, values[t].length - 1));
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> new GgufWriter().alignment(48));
+        assertThrows(IllegalArgumentException.class, () -> new GgufWriter().alignment(4096).alignment(64));
+        assertThrows(IllegalArgumentException.class, () -> new GgufWriter().putUint32("general.alignment", 64));
+    }
 }
