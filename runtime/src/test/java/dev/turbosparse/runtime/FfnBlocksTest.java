@@ -54,6 +54,25 @@ class FfnBlocksTest {
         }
     }
 
+    @Test
+    void aBlockListsEachOfItsNeuronsOnceAQuarterOfTheBlockApart() {
+        for (int[] range : new int[][] {{0, 256}, {512, 600}, {7, 10}, {3, 3}, {100, 117}}) {
+            int lo = range[0];
+            int hi = range[1];
+            int[] order = Decoder.quarterOrder(lo, hi);
+            int[] sorted = order.clone();
+            java.util.Arrays.sort(sorted);
+            assertEquals(java.util.Arrays.toString(java.util.stream.IntStream.range(lo, hi).toArray()),
+                    java.util.Arrays.toString(sorted), "every neuron of [" + lo + ", " + hi + ") once");
+            int q = (hi - lo) / 4;
+            for (int g = 0; g + 4 <= 4 * q; g += 4) { // four listed in turn: one from each quarter
+                for (int s = 0; s < 4; s++) {
+                    assertEquals(lo + s * q + g / 4, order[g + s], "[" + lo + ", " + hi + ") at " + (g + s));
+                }
+            }
+        }
+    }
+
     private static float[][] logits(RuntimeModel m, Decoder.Mode mode, int threads, int[] ids) {
         try (Decoder d = new Decoder(m, mode, ids.length, threads, Float.NaN)) {
             return d.logits(ids);
