@@ -68,7 +68,7 @@ final class DemoCommand implements Callable<Integer> {
 
     static final Plan FULL = new Plan("full", null, List.of(), List.of(), 4096, "0.5,0.7,0.9",
             List.of("--tokens", "8192", "--heldout-tokens", "2048", "--epochs", "2", "--eval-tokens", "1024"), 128, 32,
-            9, 3, 48, expected(5, 540, 320, 70, 22, 52, 2, 5, 20, 2));
+            9, 12, 48, expected(5, 540, 320, 70, 22, 52, 2, 5, 38, 2));
 
     static final Plan QUICK = new Plan("quick", "models/tiny-mistral-swiglu.json",
             List.of("steps=30", "micro_batch=2", "schedule.warmup_steps=3", "checkpoint.every=10", "eval.every=15",
