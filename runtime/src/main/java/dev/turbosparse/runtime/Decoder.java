@@ -485,13 +485,14 @@ public final class Decoder implements TokenDecoder {
                     }
                     System.arraycopy(blockOrder[b], 0, list, 0, n);
                     kept = n;
-                } else {
+                } else { // the neurons not read are zero
+                    Arrays.fill(h, lo, hi, 0f);
                     for (int j = 0; j < n; j++) {
                         int i = list[j];
                         h[i] = act.apply(gate[i], up[i]);
                     }
                     for (int i : blockOrder[b]) {
-                        if ((mode == Mode.EXACT ? gate[i] > 0 : score[i] >= threshold) && h[i] != 0) {
+                        if (h[i] != 0) {
                             list[kept++] = i;
                         }
                     }

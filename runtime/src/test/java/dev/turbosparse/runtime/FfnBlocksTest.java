@@ -11,6 +11,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -61,9 +63,9 @@ class FfnBlocksTest {
             int hi = range[1];
             int[] order = Decoder.quarterOrder(lo, hi);
             int[] sorted = order.clone();
-            java.util.Arrays.sort(sorted);
-            assertEquals(java.util.Arrays.toString(java.util.stream.IntStream.range(lo, hi).toArray()),
-                    java.util.Arrays.toString(sorted), "every neuron of [" + lo + ", " + hi + ") once");
+            Arrays.sort(sorted);
+            assertEquals(Arrays.toString(IntStream.range(lo, hi).toArray()),
+                    Arrays.toString(sorted), "every neuron of [" + lo + ", " + hi + ") once");
             int q = (hi - lo) / 4;
             for (int g = 0; g + 4 <= 4 * q; g += 4) { // four listed in turn: one from each quarter
                 for (int s = 0; s < 4; s++) {

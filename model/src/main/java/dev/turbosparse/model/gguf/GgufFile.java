@@ -52,6 +52,12 @@ public final class GgufFile implements AutoCloseable {
     public static final int MAX_STRING_BYTES = 64 << 20;
     /** Strings decoded from metadata at most: large vocabularies and their merges stay far below it. */
     public static final long MAX_METADATA_STRINGS = 4_000_000;
+    /** The metadata key of the data alignment, when it is not {@link #DEFAULT_ALIGNMENT}. */
+    public static final String ALIGNMENT_KEY = "general.alignment";
+    /** GGUF's data alignment when the file does not set {@link #ALIGNMENT_KEY}. */
+    public static final int DEFAULT_ALIGNMENT = 32;
+    /** The largest data alignment read. */
+    public static final int MAX_ALIGNMENT = 1 << 20;
 
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -178,11 +184,12 @@ public final class GgufFile implements AutoCloseable {
                     throw bad(path, "metadata key '" + key + "' appears twice");
                 }
             }
-            long alignment = 32;
-            Object a = metadata.get("general.alignment");
+            long alignment = DEFAULT_ALIGNMENT;
+            Object a = metadata.get(ALIGNMENT_KEY);
             if (a != null) {
-                if (!(a instanceof Long al) || al <= 0 || al % 8 != 0 || al > (1 << 20)) {
-                    throw bad(path, "metadata 'general.alignment' must be a positive multiple of 8, got " + a);
+                if (!(a instanceof Long al) || al <= 0 || al % 8 != 0 || al > MAX_ALIGNMENT) {
+                    throw bad(path, "metadata '" + ALIGNMENT_KEY + "' must be a positive multiple of 8 of at most "
+                            + MAX_ALIGNMENT + ", got " + a);
                 }
                 alignment = al;
             }

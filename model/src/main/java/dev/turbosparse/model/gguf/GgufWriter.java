@@ -17,22 +17,15 @@ import java.util.Map;
 
 /**
  * Writes a GGUF file (version 3), the counterpart of {@link GgufFile}: metadata in the order it was put, tensor infos
- * in the order they were added, each tensor's data aligned to {@link #ALIGNMENT} bytes or to the writer's own
- * {@link #alignment(int) alignment}. Tensor bytes are streamed from
- * each tensor's source, so a writer holds no tensor in memory; the file is written atomically.
+ * in the order they were added, each tensor's data aligned to GGUF's default of
+ * {@link GgufFile#DEFAULT_ALIGNMENT} bytes or to the writer's own {@link #alignment(int) alignment}. Tensor bytes are
+ * streamed from each tensor's source, so a writer holds no tensor in memory; the file is written atomically.
  *
  * <p>Shapes are given row-major, as safetensors and PyTorch state them; the header stores them reversed (ggml's
  * dims, fastest first).
  */
 public final class GgufWriter {
 
-    /** GGUF's default data alignment, which needs no {@code general.alignment}. */
-    public static final int ALIGNMENT = 32;
-
-    /** The most {@link #alignment(int)} takes, and {@link GgufFile} reads. */
-    public static final int MAX_ALIGNMENT = 1 << 20;
-
-    private static final String ALIGNMENT_KEY = "general.alignment";
     private static final int UINT32 = 4;
     private static final int INT32 = 5;
     private static final int FLOAT32 = 6;
@@ -67,7 +60,7 @@ public final class GgufWriter {
     private final String magic;
     private final Map<String, Encoded> metadata = new LinkedHashMap<>();
     private final List<Tensor> tensors = new ArrayList<>();
-    private int alignment = ALIGNMENT;
+    private int alignment = GgufFile.DEFAULT_ALIGNMENT;
     private boolean alignmentSet;
 
     /** A writer of a GGUF file. */
@@ -84,22 +77,23 @@ public final class GgufWriter {
     }
 
     /**
-     * Aligns every tensor's data (and the data section) to {@code bytes}, a power of two from 32 to
-     * {@link #MAX_ALIGNMENT}, and records it as {@code general.alignment} when it is not GGUF's default. Readers that
+     * Aligns every tensor's data (and the data section) to {@code bytes}, a power of two from GGUF's default
+     * ({@link GgufFile#DEFAULT_ALIGNMENT}) to {@link GgufFile#MAX_ALIGNMENT}, and records it as
+     * {@code general.alignment} when it is not the default. Readers that
      * follow the GGUF spec (llama.cpp's, {@link GgufFile}) take the tensor offsets from it.
      */
     public GgufWriter alignment(int bytes) {
-        if (bytes < ALIGNMENT || bytes > MAX_ALIGNMENT || Integer.bitCount(bytes) != 1) {
-            throw new IllegalArgumentException("the alignment must be a power of two from " + ALIGNMENT + " to "
-                    + MAX_ALIGNMENT + ", got " + bytes);
+        if (bytes < GgufFile.DEFAULT_ALIGNMENT || bytes > GgufFile.MAX_ALIGNMENT || Integer.bitCount(bytes) != 1) {
+            throw new IllegalArgumentException("the alignment must be a power of two from " + GgufFile.DEFAULT_ALIGNMENT
+                    + " to " + GgufFile.MAX_ALIGNMENT + ", got " + bytes);
         }
         if (alignmentSet) {
             throw new IllegalArgumentException("the alignment is set once, and it was: " + alignment);
         }
         this.alignment = bytes;
         this.alignmentSet = true;
-        if (bytes != ALIGNMENT) {
-            store(ALIGNMENT_KEY, UINT32, le(4).putInt(bytes).array());
+        if (bytes != GgufFile.DEFAULT_ALIGNMENT) {
+            store(GgufFile.ALIGNMENT_KEY, UINT32, le(4).putInt(bytes).array());
         }
         return this;
     }
@@ -233,9 +227,9 @@ public final class GgufWriter {
     }
 
     private GgufWriter put(String key, int type, byte[] payload) {
-        if (key.equals(ALIGNMENT_KEY)) {
-            throw new IllegalArgumentException("metadata '" + ALIGNMENT_KEY + "' is the data's alignment: set it with"
-                    + " alignment(int)");
+        if (key.equals(GgufFile.ALIGNMENT_KEY)) {
+            throw new IllegalArgumentException("metadata '" + GgufFile.ALIGNMENT_KEY + "' is the data's alignment:"
+                    + " set it with alignment(int)");
         }
         return store(key, type, payload);
     }

@@ -270,7 +270,7 @@ class GgufTest {
     @Test
     void theWriterAlignsTensorDataToWhatItRecords(@TempDir Path dir) throws IOException {
         float[][] values = {{1f, 2f, 3f}, {-4f, 5f, 6f, 7f, 8f}};
-        for (int alignment : new int[] {GgufWriter.ALIGNMENT, 4096}) {
+        for (int alignment : new int[] {GgufFile.DEFAULT_ALIGNMENT, 4096}) {
             GgufWriter w = new GgufWriter().alignment(alignment).putString("general.architecture", "llama");
             for (int t = 0; t < values.length; t++) {
                 float[] v = values[t];
@@ -286,7 +286,7 @@ class GgufTest {
             w.write(p);
             try (GgufFile g = GgufFile.open(p); Arena a = Arena.ofConfined()) {
                 // GGUF's default needs no key; any other is written, as llama.cpp reads it
-                assertEquals(alignment == GgufWriter.ALIGNMENT ? null : (Object) (long) alignment,
+                assertEquals(alignment == GgufFile.DEFAULT_ALIGNMENT ? null : (Object) (long) alignment,
                         g.metadata().get("general.alignment"));
                 for (int t = 0; t < values.length; t++) {
                     GgufFile.TensorInfo info = g.tensor("t" + t);
