@@ -6,6 +6,7 @@ import dev.turbosparse.data.mixture.MixtureConfig;
 import dev.turbosparse.data.prepare.Preparer;
 import dev.turbosparse.model.tokenizer.Tokenizer;
 import dev.turbosparse.runtime.Decoder;
+import dev.turbosparse.runtime.MappedPages;
 import dev.turbosparse.runtime.RuntimeLoader;
 import dev.turbosparse.runtime.RuntimeModel;
 import dev.turbosparse.runtime.bench.Bandwidth;
@@ -145,10 +146,16 @@ final class BenchCommand implements Runnable {
                     + " speed-up over dense as the median of the rounds' own ratios (default: ${DEFAULT-VALUE}).")
         int rounds;
 
+        @Option(names = "--mlock", description = RuntimeEngine.MLOCK_HELP)
+        boolean mlock;
+
         enum Format { text, json }
 
         @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
         Format format;
+
+        /** The least share of the weights' pages in memory for figures that are not partly disk reads. */
+        static final double RESIDENT_ENOUGH = 0.99;
 
         @Override
         public Integer call() throws Exception {
@@ -184,7 +191,14 @@ final class BenchCommand implements Runnable {
                 if (run.isEmpty()) {
                     throw new Cli.UserError("none of --modes " + modes + " runs on " + model);
                 }
+                RuntimeEngine.lock(m, mlock);
+                // the pages the rounds read again and again: not the embeddings' (a row a token) unless tied
+                java.util.List<java.lang.foreign.MemorySegment> pages = new java.util.ArrayList<>(m.weightSegments());
+                if (m.lmHead() != m.embeddings()) {
+                    pages.remove(m.embeddings().data());
+                }
                 double bandwidth = Bandwidth.measure(bandwidthMb << 20, n, 5);
+                double[] resident = {Double.NaN, Double.NaN}; // when the rounds began, when they ended
                 java.util.List<DecodeBenchmark.ModeResult> results;
                 try (Progress bar = Progress.count("bench runtime", (long) rounds * run.size() * (warmup + tokens),
                         "tokens")) {
@@ -201,10 +215,22 @@ final class BenchCommand implements Runnable {
                                 public void warming(double seconds) {
                                     bar.message(String.format(Locale.ROOT, "warming up %.0f s", seconds));
                                 }
+
+                                @Override
+                                public void timingBegins() {
+                                    resident[0] = residentShare(pages);
+                                }
                             });
                 }
+                resident[1] = residentShare(pages);
+                double least = Math.min(resident[0], resident[1]);
+                if (least < RESIDENT_ENOUGH) {
+                    notes.add(String.format(Locale.ROOT, "%.1f%% of the weights' pages were not in memory during the"
+                            + " rounds: the figures may include reads from disk%s", 100 * (1 - least),
+                            mlock ? "" : "; --mlock keeps them in"));
+                }
                 if (format == Format.json) {
-                    o.println(json(m, n, bandwidth, results, notes));
+                    o.println(json(m, n, bandwidth, resident, results, notes));
                     o.flush();
                     return 0;
                 }
@@ -213,6 +239,12 @@ final class BenchCommand implements Runnable {
                         m.config().activation().paperName(), m.weightBytes() >> 20, n);
                 o.printf(Locale.ROOT, "bandwidth        %.2f GB/s read (%d threads over %d MB, best of 5)%n",
                         bandwidth / 1e9, n, bandwidthMb);
+                if (!Double.isNaN(resident[0])) {
+                    o.printf(Locale.ROOT, "in memory        %.1f%% of the weights' %,d pages%s as the rounds"
+                            + " began, %.1f%% at their end%s%n", 100 * resident[0], MappedPages.pages(pages),
+                            m.lmHead() != m.embeddings() ? " (the embeddings aside)" : "", 100 * resident[1],
+                            mlock ? " (locked)" : "");
+                }
                 for (DecodeBenchmark.ModeResult r : results) {
                     o.printf(Locale.ROOT, "%-10s %8.2f tok/s  %8.1f MB/token  down rows %6.2f%%  %6.2f GB/s = %5.1f%% of"
                             + " bandwidth%s%n", r.mode().name().toLowerCase(Locale.ROOT), r.tokensPerSecond(),
@@ -226,8 +258,13 @@ final class BenchCommand implements Runnable {
             return 0;
         }
 
+        /** The share of the pages in memory (mincore), NaN where the platform cannot tell. */
+        private static double residentShare(java.util.List<java.lang.foreign.MemorySegment> pages) {
+            return MappedPages.available() ? MappedPages.residentShare(pages) : Double.NaN;
+        }
+
         /** The figures as one JSON object: the model, the bandwidth, and a row per mode. */
-        private String json(RuntimeModel m, int n, double bandwidth,
+        private String json(RuntimeModel m, int n, double bandwidth, double[] resident,
                 java.util.List<DecodeBenchmark.ModeResult> results, java.util.List<String> notes) throws Exception {
             var mapper = com.fasterxml.jackson.databind.json.JsonMapper.builder().build();
             var root = mapper.createObjectNode();
@@ -240,6 +277,11 @@ final class BenchCommand implements Runnable {
             root.put("warmup_seconds", warmupSeconds);
             root.put("rounds", rounds);
             root.put("bandwidth_bytes_per_s", bandwidth);
+            root.put("mlock", mlock);
+            if (!Double.isNaN(resident[0])) {
+                root.put("resident_share_start", resident[0]);
+                root.put("resident_share_end", resident[1]);
+            }
             var modesOut = root.putArray("modes");
             for (DecodeBenchmark.ModeResult r : results) {
                 var one = modesOut.addObject();

@@ -61,6 +61,9 @@ final class GenerateCommand implements Callable<Integer> {
             description = "Device of the runtime engine: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     RuntimeEngine.DeviceName device;
 
+    @Option(names = "--mlock", description = "With --engine runtime: " + RuntimeEngine.MLOCK_HELP)
+    boolean mlock;
+
     @Option(names = "--model", required = true, paramLabel = "PATH",
             description = "Hugging Face checkpoint folder with tokenizer.json, or a GGUF file (with --tokenizer).")
     Path model;
@@ -108,6 +111,13 @@ final class GenerateCommand implements Callable<Integer> {
         if (mode != Mode.dense && engine == Engine.djl) {
             throw new Cli.UserError("--mode " + mode + " skips neurons, which the djl engine does not; use --engine"
                     + " runtime");
+        }
+        if (mlock && engine == Engine.djl) {
+            throw new Cli.UserError("--mlock locks the runtime engine's mapped weights; the djl engine copies them into"
+                    + " PyTorch tensors. Use --engine runtime");
+        }
+        if (mlock && device == RuntimeEngine.DeviceName.gpu) {
+            throw new Cli.UserError("--mlock locks the weights the CPU reads; --device gpu copies them to the GPU");
         }
         Models.ModelPath source = Models.resolve(model);
         if (source.gguf() && tokenizerDir == null) {
@@ -159,6 +169,7 @@ final class GenerateCommand implements Callable<Integer> {
                 int context = (int) Math.min(config.maxPositionEmbeddings(), (long) ids.length + maxTokens);
                 try (RuntimeModel m = RuntimeLoader.load(source.path());
                         TokenDecoder d = RuntimeEngine.open(m, mode.name(), context, threads, device)) {
+                    RuntimeEngine.lock(m, mlock);
                     int[] prompt = java.util.Arrays.stream(ids).mapToInt(l -> (int) l).toArray();
                     stats = RuntimeGenerator.generate(d, prompt, maxTokens, sampler, eos, token -> {
                         out.print(decoder.add(token));

@@ -1,14 +1,24 @@
 package dev.turbosparse.cli;
 
 import dev.turbosparse.runtime.Decoder;
+import dev.turbosparse.runtime.MappedPages;
 import dev.turbosparse.runtime.RuntimeModel;
 import dev.turbosparse.runtime.TokenDecoder;
 import dev.turbosparse.runtime.gpu.DjlDecoder;
 
 import java.util.Locale;
 
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
 /** The runtime engine as the commands offer it: a mode, threads, and the device (the CPU decoder, or a GPU). */
 final class RuntimeEngine {
+
+    private static final Logger LOG = LogManager.getLogger(RuntimeEngine.class);
+
+    /** The description of the --mlock option, the same on every command that has it. */
+    static final String MLOCK_HELP = "Lock the model's weights in memory (mlock), so that the kernel cannot drop them"
+            + " from the page cache between tokens; the limit on locked memory (ulimit -l) must hold the model.";
 
     /** The --device values. */
     enum DeviceName { cpu, gpu }
@@ -26,5 +36,18 @@ final class RuntimeEngine {
             throw new Cli.UserError("--threads must be at least 1, got " + n);
         }
         return new Decoder(model, m, context, n, Float.NaN);
+    }
+
+    /** With --mlock, the model's mapped weights locked in memory; a user error saying why they could not be. */
+    static void lock(RuntimeModel model, boolean mlock) {
+        if (!mlock) {
+            return;
+        }
+        try {
+            long bytes = MappedPages.lock(model.weightSegments());
+            LOG.info("--mlock: {} MB of weights locked in memory", bytes >> 20);
+        } catch (IllegalStateException e) {
+            throw new Cli.UserError("--mlock: " + model.source() + ": " + e.getMessage());
+        }
     }
 }

@@ -34,11 +34,16 @@ class BenchRuntimeCommandTest {
         assertTrue(predicted > 1 && predicted < 10, "of the 20% predicted, about a quarter are not zero: " + r.out());
         assertEquals(100.0, share(r.out(), "dense"));
         assertTrue(r.out().contains("x dense"), r.out());
+        // how much of the weights stayed in memory (mincore), which --mlock makes all of them (below)
+        assertTrue(r.out().matches("(?s).*\nin memory +\\d+\\.\\d% of the weights' [\\d,]+ pages( \\(the embeddings"
+                + " aside\\))? as the rounds began, \\d+\\.\\d% at their end\n.*"), r.out());
 
         r = CliRun.of("bench", "runtime", "--model", model.toString(), "--tokens", "4", "--bandwidth-mb", "64",
-                "--modes", "dense", "--warmup-seconds", "0.2", "--format", "json");
+                "--modes", "dense", "--warmup-seconds", "0.2", "--mlock", "--format", "json");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("\"warmup_seconds\":0.2"), r.out());
+        assertTrue(r.out().contains("\"mlock\":true,\"resident_share_start\":1.0,\"resident_share_end\":1.0"), r.out());
+        assertTrue(r.err().matches("(?s).*--mlock: \\d+ MB of weights locked in memory.*"), r.err());
         CliRun negative = CliRun.of("bench", "runtime", "--model", model.toString(), "--warmup-seconds", "-1");
         assertEquals(1, negative.exit());
         assertTrue(negative.errorLine().contains("--warmup-seconds 0 or more"), negative.errorLine());

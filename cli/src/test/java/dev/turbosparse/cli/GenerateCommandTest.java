@@ -66,11 +66,14 @@ class GenerateCommandTest {
         CliRun djl = generate();
         assertEquals(0, djl.exit(), djl.err());
         for (String mode : new String[] {"dense", "exact"}) {
-            CliRun runtime = generate("--engine", "runtime", "--mode", mode, "--threads", "2");
+            CliRun runtime = generate("--engine", "runtime", "--mode", mode, "--threads", "2", "--mlock");
             assertEquals(0, runtime.exit(), runtime.err());
             assertEquals(djl.out(), runtime.out(), mode + ": the same greedy tokens");
             assertTrue(runtime.err().contains("runtime engine " + mode), runtime.err());
         }
+        CliRun djlLock = generate("--mlock");
+        assertEquals(1, djlLock.exit());
+        assertTrue(djlLock.errorLine().contains("--mlock locks the runtime engine's mapped weights"), djlLock.err());
         CliRun swiglu = CliRun.of("generate", "--model", CliRun.root().resolve("models/tiny-mistral-swiglu").toString(),
                 "--prompt", "x", "--engine", "runtime", "--mode", "exact");
         assertEquals(1, swiglu.exit());

@@ -2,6 +2,8 @@ package dev.turbosparse.runtime;
 
 import dev.turbosparse.model.config.ModelConfig;
 
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -53,6 +55,34 @@ public record RuntimeModel(ModelConfig config, Rope rope, Matrix embeddings, Lis
     /** Whether every FFN carries a predictor. */
     public boolean hasPredictors() {
         return layers.stream().allMatch(l -> l.experts().stream().allMatch(f -> f.predictor() != null));
+    }
+
+    /** Every weight matrix's bytes where they lie (the embeddings once when the lm head is tied to them). */
+    public List<MemorySegment> weightSegments() {
+        List<MemorySegment> out = new ArrayList<>();
+        out.add(embeddings.data());
+        if (lmHead != embeddings) {
+            out.add(lmHead.data());
+        }
+        for (Layer l : layers) {
+            for (Matrix m : new Matrix[] {l.q(), l.k(), l.v(), l.o(), l.router()}) {
+                if (m != null) {
+                    out.add(m.data());
+                }
+            }
+            for (Ffn f : l.experts()) {
+                for (Matrix m : new Matrix[] {f.gate(), f.up(), f.down(), f.downT()}) {
+                    if (m != null) {
+                        out.add(m.data());
+                    }
+                }
+                if (f.predictor() != null) {
+                    out.add(f.predictor().fc1().data());
+                    out.add(f.predictor().fc2().data());
+                }
+            }
+        }
+        return out;
     }
 
     /** Bytes of all weight matrices, as stored. */

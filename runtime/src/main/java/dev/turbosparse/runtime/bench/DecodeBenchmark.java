@@ -67,6 +67,7 @@ public final class DecodeBenchmark {
                 }
             } while (System.nanoTime() < until);
         }
+        listener.timingBegins();
         List<List<ModeResult>> byMode = new ArrayList<>();
         modes.forEach(m -> byMode.add(new ArrayList<>()));
         for (int round = 0; round < rounds; round++) {
@@ -124,5 +125,8 @@ public final class DecodeBenchmark {
 
         /** A warm-up token, {@code seconds} into the warm-up. */
         default void warming(double seconds) {}
+
+        /** The warm-up is over: the rounds begin. */
+        default void timingBegins() {}
     }
 }
