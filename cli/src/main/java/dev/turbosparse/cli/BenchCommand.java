@@ -154,6 +154,9 @@ final class BenchCommand implements Runnable {
         @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
         Format format;
 
+        /** Below this share of the bandwidth, the read rate of the model's own pages gets a note. */
+        static final double SLOW_PAGES = 0.7;
+
         /** The least share of the weights' pages in memory for figures that are not partly disk reads. */
         static final double RESIDENT_ENOUGH = 0.99;
 
@@ -198,6 +201,13 @@ final class BenchCommand implements Runnable {
                     pages.remove(m.embeddings().data());
                 }
                 double bandwidth = Bandwidth.measure(bandwidthMb << 20, n, 5);
+                double weightsRead = Bandwidth.measure(pages, n, 5);
+                if (weightsRead < SLOW_PAGES * bandwidth) {
+                    notes.add(String.format(Locale.ROOT, "the model's own pages read at %.2f GB/s, %.0f%% of the %.2f"
+                            + " GB/s fresh memory read: the memory under the model is slow, and decoding is bound by"
+                            + " it (docs/BENCHMARKS.md, \"Pages in memory\")", weightsRead / 1e9,
+                            100 * weightsRead / bandwidth, bandwidth / 1e9));
+                }
                 double[] resident = {Double.NaN, Double.NaN}; // when the rounds began, when they ended
                 java.util.List<DecodeBenchmark.ModeResult> results;
                 try (Progress bar = Progress.count("bench runtime", (long) rounds * run.size() * (warmup + tokens),
@@ -230,7 +240,7 @@ final class BenchCommand implements Runnable {
                             mlock ? "" : "; --mlock keeps them in"));
                 }
                 if (format == Format.json) {
-                    o.println(json(m, n, bandwidth, resident, results, notes));
+                    o.println(json(m, n, bandwidth, weightsRead, resident, results, notes));
                     o.flush();
                     return 0;
                 }
@@ -239,6 +249,8 @@ final class BenchCommand implements Runnable {
                         m.config().activation().paperName(), m.weightBytes() >> 20, n);
                 o.printf(Locale.ROOT, "bandwidth        %.2f GB/s read (%d threads over %d MB, best of 5)%n",
                         bandwidth / 1e9, n, bandwidthMb);
+                o.printf(Locale.ROOT, "weights read     %.2f GB/s (%d threads summing the model's own mapped pages,"
+                        + " best of 5)%n", weightsRead / 1e9, n);
                 if (!Double.isNaN(resident[0])) {
                     o.printf(Locale.ROOT, "in memory        %.1f%% of the weights' %,d pages%s as the rounds"
                             + " began, %.1f%% at their end%s%n", 100 * resident[0], MappedPages.pages(pages),
@@ -264,7 +276,7 @@ final class BenchCommand implements Runnable {
         }
 
         /** The figures as one JSON object: the model, the bandwidth, and a row per mode. */
-        private String json(RuntimeModel m, int n, double bandwidth, double[] resident,
+        private String json(RuntimeModel m, int n, double bandwidth, double weightsRead, double[] resident,
                 java.util.List<DecodeBenchmark.ModeResult> results, java.util.List<String> notes) throws Exception {
             var mapper = com.fasterxml.jackson.databind.json.JsonMapper.builder().build();
             var root = mapper.createObjectNode();
@@ -277,6 +289,7 @@ final class BenchCommand implements Runnable {
             root.put("warmup_seconds", warmupSeconds);
             root.put("rounds", rounds);
             root.put("bandwidth_bytes_per_s", bandwidth);
+            root.put("weights_read_bytes_per_s", weightsRead);
             root.put("mlock", mlock);
             if (!Double.isNaN(resident[0])) {
                 root.put("resident_share_start", resident[0]);

@@ -28,6 +28,8 @@ class BenchRuntimeCommandTest {
                 "--threads", "2", "--warmup-seconds", "0.5");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().matches("(?s).*bandwidth +\\d+\\.\\d+ GB/s.*"), r.out());
+        assertTrue(r.out().matches("(?s).*\nweights read +\\d+\\.\\d+ GB/s \\(2 threads summing the model's own mapped"
+                + " pages, best of 5\\)\n.*"), r.out());
         double exact = share(r.out(), "exact");
         assertTrue(Math.abs(exact - 10) < 3, "exact reads the down rows of about 10% of the neurons: " + r.out());
         double predicted = share(r.out(), "predicted");

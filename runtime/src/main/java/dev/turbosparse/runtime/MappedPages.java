@@ -20,10 +20,9 @@ import java.util.Locale;
  * and keeping them there ({@code mlock}, what llama.cpp's {@code --mlock} does).
  *
  * <p>Decoding reads every mapped weight page once per token, and a page the kernel has dropped from the page cache
- * comes back from disk. A machine that reclaims cold page cache without any memory pressure makes that more than a
- * start-up cost: on the 2-core VM the benchmarks run on, a file left alone for a few minutes lost a quarter of its
- * pages, and a freshly exported 2 GB model decoded at 1-2 tokens/s in dense mode where the same file, resident,
- * decoded at 15-19 (docs/BENCHMARKS.md). Locked pages stay.
+ * comes back from disk. A machine that reclaims cold page cache without memory pressure makes that more than a
+ * start-up cost: on the 2-core VM the benchmarks run on, 2 GB model files left alone for about ten minutes lost half
+ * of their pages or more (docs/BENCHMARKS.md). Locked pages stay.
  *
  * <p>Both calls want page-aligned ranges: each segment is widened to whole pages, and overlapping ranges (the
  * tensors of one file) are merged first, so each page is asked about, or locked, once. Where the C library has no
