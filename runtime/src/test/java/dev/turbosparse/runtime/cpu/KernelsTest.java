@@ -261,6 +261,58 @@ class KernelsTest {
     }
 
     @Test
+    void fourHalfPrecisionRowsAtOnceGiveWhatExactWideningGivesWithAnInfinityOrNaNInOneOfThem() {
+        ScalarKernels ref = new ScalarKernels();
+        Random r = new Random(29);
+        short[] specials = {0x7C00, (short) 0xFC00, 0x7E00, (short) 0xFE01};
+        VectorKernels vec = vector();
+        try (Arena arena = Arena.ofConfined()) {
+            for (int trial = 0; trial < 24; trial++) {
+                int rows = 8 + r.nextInt(9);
+                int cols = 2 * VectorKernels.lanes() * (2 + r.nextInt(6)) + r.nextInt(3) * 2;
+                Matrix m = random(GgmlType.F16, rows, cols, r, arena);
+                boolean special = trial % 3 != 0; // and a third of them without one
+                int row = r.nextInt(rows);
+                int col = r.nextInt(cols);
+                if (special) {
+                    m.data().set(SHORT, row * m.rowBytes() + 2L * col, specials[trial % specials.length]);
+                }
+                float[] x = new float[cols];
+                for (int j = 0; j < cols; j++) {
+                    x[j] = (float) r.nextGaussian();
+                }
+                float[] out = new float[rows];
+                vec.dots(m, null, 0, rows, vec.prepare(x, cols, GgmlType.F16), out);
+                float[] a = new float[rows];
+                int[] all = new int[rows];
+                for (int i = 0; i < rows; i++) {
+                    all[i] = i;
+                    a[i] = (float) r.nextGaussian();
+                    float want = ref.dot(m, i, x);
+                    if (special && i == row) {
+                        assertEquals(want, out[i], 0f, "trial " + trial + ", the row with the special element");
+                    } else {
+                        assertEquals(want, out[i], 1e-4f * cols, "trial " + trial + ", row " + i);
+                    }
+                }
+                float[] y1 = new float[cols];
+                float[] y2 = new float[cols];
+                for (int k = 0; k < rows; k++) {
+                    ref.axpy(m, k, a[k], y1, 0, cols);
+                }
+                vec.axpys(m, all, rows, a, y2, 0, cols);
+                for (int c = 0; c < cols; c++) {
+                    if (special && c == col) {
+                        assertEquals(y1[c], y2[c], 0f, "trial " + trial + ", the column of the special element");
+                    } else {
+                        assertEquals(y1[c], y2[c], 1e-4f * rows, "trial " + trial + ", column " + c);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void aRowGivesTheSameBitsBeforeAndAfterTheJitCompilesTheKernel() {
         VectorKernels vec = vector();
         Random r = new Random(11);
