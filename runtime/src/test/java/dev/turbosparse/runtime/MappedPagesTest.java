@@ -73,6 +73,7 @@ class MappedPagesTest {
         assertTrue(e.getMessage().startsWith("mlock of 0 MB of weights failed after 0 MB: "), e.getMessage());
         assertTrue(e.getMessage().contains("errno"), e.getMessage());
         e = assertThrows(IllegalStateException.class, () -> MappedPages.residentShare(nothing));
-        assertTrue(e.getMessage().startsWith("mincore of 4,096 bytes at 0x1000: "), e.getMessage());
+        String where = String.format(java.util.Locale.ROOT, "mincore of %,d bytes at 0x%x: ", page, page);
+        assertTrue(e.getMessage().startsWith(where), e.getMessage());
     }
 }
