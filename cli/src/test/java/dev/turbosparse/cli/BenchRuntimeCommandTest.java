@@ -27,7 +27,10 @@ class BenchRuntimeCommandTest {
         r = CliRun.of("bench", "runtime", "--model", model.toString(), "--tokens", "24", "--bandwidth-mb", "64",
                 "--threads", "2", "--warmup-seconds", "0.5");
         assertEquals(0, r.exit(), r.err());
-        assertTrue(r.out().matches("(?s).*bandwidth +\\d+\\.\\d+ GB/s.*"), r.out());
+        // the bandwidth of each round's own moment, measured before it, and the shares against it
+        assertTrue(r.out().matches("(?s).*\nbandwidth +\\d+\\.\\d+ GB/s read \\(2 threads over 64 MB, best of 3 passes"
+                + " before each round, median of the rounds; \\d+\\.\\d+ before the warm-up\\)\n.*"), r.out());
+        assertTrue(r.out().matches("(?s).*\ndense .* GB/s = +\\d+\\.\\d% of bandwidth\n.*"), r.out());
         assertTrue(r.out().matches("(?s).*\nweights read +\\d+\\.\\d+ GB/s \\(2 threads summing the model's own mapped"
                 + " pages, best of 5\\)\n.*"), r.out());
         double exact = share(r.out(), "exact");
@@ -44,6 +47,8 @@ class BenchRuntimeCommandTest {
                 "--modes", "dense", "--warmup-seconds", "0.2", "--mlock", "--format", "json");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("\"warmup_seconds\":0.2"), r.out());
+        assertTrue(r.out().matches("(?s).*\"bandwidth_before_warmup_bytes_per_s\":[0-9.E]+,.*\"bandwidth_share\":[0-9.E]+.*"),
+                r.out());
         assertTrue(r.out().contains("\"mlock\":true,\"resident_share_start\":1.0,\"resident_share_end\":1.0"), r.out());
         assertTrue(r.err().matches("(?s).*--mlock: \\d+ MB of weights locked in memory.*"), r.err());
         CliRun negative = CliRun.of("bench", "runtime", "--model", model.toString(), "--warmup-seconds", "-1");

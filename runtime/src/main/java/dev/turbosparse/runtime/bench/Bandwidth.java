@@ -30,12 +30,47 @@ public final class Bandwidth {
      * {@code passes}, after the loop is compiled (passes go on for at least two seconds).
      */
     public static double measure(long bytes, int threads, int passes) {
-        try (Arena arena = Arena.ofShared()) {
-            MemorySegment buf = arena.allocate(bytes / BLOCK * BLOCK, 64);
-            for (long i = 0; i < buf.byteSize(); i += 4096) {
-                buf.set(ValueLayout.JAVA_FLOAT, i, (float) ((i * 0x9E3779B1L) & 0xFFFFFF)); // every page touched, each different
+        try (Buffer buf = Buffer.allocate(bytes)) {
+            return buf.measure(threads, passes, 2_000_000_000L);
+        }
+    }
+
+    /**
+     * A buffer kept to measure the bandwidth again and again (before each round of a benchmark, say, so that each
+     * round has the bandwidth of its own moment): every page touched once, each different.
+     */
+    public static final class Buffer implements AutoCloseable {
+        private final Arena arena;
+        private final MemorySegment data;
+
+        private Buffer(Arena arena, MemorySegment data) {
+            this.arena = arena;
+            this.data = data;
+        }
+
+        /** A buffer of {@code bytes}, rounded down to whole blocks. */
+        public static Buffer allocate(long bytes) {
+            Arena arena = Arena.ofShared();
+            try {
+                MemorySegment buf = arena.allocate(Math.max(BLOCK, bytes / BLOCK * BLOCK), 64);
+                for (long i = 0; i < buf.byteSize(); i += 4096) {
+                    buf.set(ValueLayout.JAVA_FLOAT, i, (float) ((i * 0x9E3779B1L) & 0xFFFFFF));
+                }
+                return new Buffer(arena, buf);
+            } catch (RuntimeException | Error e) {
+                arena.close();
+                throw e;
             }
-            return best(List.of(buf), threads, passes, 2_000_000_000L);
+        }
+
+        /** Bytes per second: the best of at least {@code passes} passes that take at least {@code leastNanos}. */
+        public double measure(int threads, int passes, long leastNanos) {
+            return best(List.of(data), threads, passes, leastNanos);
+        }
+
+        @Override
+        public void close() {
+            arena.close();
         }
     }
 

@@ -6,6 +6,7 @@ import dev.turbosparse.runtime.RuntimeModel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.DoubleSupplier;
 
 /**
  * Decoding speed of one model in several FFN modes, in one run: each mode decodes the same token sequence (seeded
@@ -17,10 +18,11 @@ public final class DecodeBenchmark {
      * One mode's figures: decode tokens per second, weight bytes read per token (counted by the decoder), the share
      * of FFN neurons computed, the bandwidth those bytes and that speed make, and its speed-up over dense: the median
      * over rounds of the ratio within each round, which a slow spell of the machine between rounds does not move
-     * (NaN when dense was not measured).
+     * (NaN when dense was not measured); and its share of the memory bandwidth, the median over rounds of each
+     * round's bytes per second against the bandwidth measured just before that round (NaN when none was).
      */
     public record ModeResult(Decoder.Mode mode, int tokens, double seconds, double bytesPerToken, double neuronShare,
-            double speedupOverDense) {
+            double speedupOverDense, double bandwidthShare) {
         public double tokensPerSecond() {
             return tokens / seconds;
         }
@@ -41,9 +43,11 @@ public final class DecodeBenchmark {
      *     passed (once at least, when above zero): the JIT compiles the decoder in every mode. On a small model a
      *     few warm-up tokens are not enough: its first rounds ran at half the speed of the later ones, one mode
      *     more than another, which made the ratios noise.
+     * @param bandwidth measured before each round, in bytes per second: the bandwidth of that round's moment, against
+     *     which its figures are taken (this VM's bandwidth moved by a quarter within a minute); null for none
      */
     public static List<ModeResult> run(RuntimeModel model, List<Decoder.Mode> modes, int warmup, int tokens,
-            int rounds, double warmupSeconds, int threads, long seed, Listener listener) {
+            int rounds, double warmupSeconds, int threads, long seed, DoubleSupplier bandwidth, Listener listener) {
         if (rounds < 1) {
             throw new IllegalArgumentException("rounds must be at least 1, got " + rounds);
         }
@@ -70,7 +74,9 @@ public final class DecodeBenchmark {
         listener.timingBegins();
         List<List<ModeResult>> byMode = new ArrayList<>();
         modes.forEach(m -> byMode.add(new ArrayList<>()));
+        double[] bandwidths = new double[rounds];
         for (int round = 0; round < rounds; round++) {
+            bandwidths[round] = bandwidth == null ? Double.NaN : bandwidth.getAsDouble();
             for (int k = 0; k < modes.size(); k++) {
                 Decoder.Mode mode = modes.get(k);
                 try (Decoder d = new Decoder(model, mode, ids.length, threads, Float.NaN)) {
@@ -86,7 +92,7 @@ public final class DecodeBenchmark {
                     }
                     double seconds = (System.nanoTime() - t0) / 1e9;
                     byMode.get(k).add(new ModeResult(mode, tokens, seconds, (double) d.bytesRead() / tokens,
-                            d.neuronShare(), Double.NaN));
+                            d.neuronShare(), Double.NaN, Double.NaN));
                 }
             }
         }
@@ -101,16 +107,21 @@ public final class DecodeBenchmark {
                 }
                 speedup = median(ratios);
             }
+            double[] shares = new double[rounds];
+            for (int round = 0; round < rounds; round++) {
+                shares[round] = results.get(round).bytesPerSecond() / bandwidths[round];
+            }
             List<ModeResult> sorted = new ArrayList<>(results);
             sorted.sort(java.util.Comparator.comparingDouble(ModeResult::seconds));
             ModeResult m = sorted.get(sorted.size() / 2);
-            out.add(new ModeResult(m.mode(), m.tokens(), m.seconds(), m.bytesPerToken(), m.neuronShare(), speedup));
+            out.add(new ModeResult(m.mode(), m.tokens(), m.seconds(), m.bytesPerToken(), m.neuronShare(), speedup,
+                    median(shares)));
         }
         return out;
     }
 
     /** The median (of an even count, the mean of the middle two). */
-    static double median(double[] values) {
+    public static double median(double[] values) {
         double[] v = values.clone();
         java.util.Arrays.sort(v);
         int n = v.length;
