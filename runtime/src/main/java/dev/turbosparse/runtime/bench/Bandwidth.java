@@ -26,18 +26,8 @@ public final class Bandwidth {
     private Bandwidth() {}
 
     /**
-     * Bytes per second read by {@code threads} threads over a buffer of {@code bytes}: the best pass of at least
-     * {@code passes}, after the loop is compiled (passes go on for at least two seconds).
-     */
-    public static double measure(long bytes, int threads, int passes) {
-        try (Buffer buf = Buffer.allocate(bytes)) {
-            return buf.measure(threads, passes, 2_000_000_000L);
-        }
-    }
-
-    /**
-     * A buffer kept to measure the bandwidth again and again (before each round of a benchmark, say, so that each
-     * round has the bandwidth of its own moment): every page touched once, each different.
+     * An off-heap buffer whose read rate is the bandwidth, kept to measure it again and again (before each round of a
+     * benchmark, so that each round has the bandwidth of its own moment): every page touched once, each different.
      */
     public static final class Buffer implements AutoCloseable {
         private final Arena arena;
@@ -63,7 +53,10 @@ public final class Bandwidth {
             }
         }
 
-        /** Bytes per second: the best of at least {@code passes} passes that take at least {@code leastNanos}. */
+        /**
+         * Bytes per second read by {@code threads} threads over the buffer: the best of at least {@code passes}
+         * passes, and of as many as fit in {@code leastNanos}, after untimed sums that compile the loop.
+         */
         public double measure(int threads, int passes, long leastNanos) {
             return best(List.of(data), threads, passes, leastNanos);
         }
@@ -76,7 +69,7 @@ public final class Bandwidth {
 
     /**
      * Bytes per second read by {@code threads} threads summing the given segments (a model's mapped weights) as the
-     * buffer of {@link #measure(long, int, int)} is summed: the best of at least {@code passes} passes, after the loop
+     * buffer of {@link Buffer#measure} is summed: the best of at least {@code passes} passes, after the loop
      * is compiled (passes go on for at least a second). This is what the memory under the model gives, which need
      * not be what fresh memory gives (pages on another NUMA node than the threads, or not in memory at all). Each
      * segment is read in whole blocks; the bytes past its last block are left out.
