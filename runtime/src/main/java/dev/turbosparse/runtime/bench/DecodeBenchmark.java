@@ -44,7 +44,7 @@ public final class DecodeBenchmark {
      *     few warm-up tokens are not enough: its first rounds ran at half the speed of the later ones, one mode
      *     more than another, which made the ratios noise.
      * @param bandwidth measured before each round, in bytes per second: the bandwidth of that round's moment, against
-     *     which its figures are taken (this VM's bandwidth moved by a quarter within a minute); null for none
+     *     which its figures are taken (this VM's bandwidth moved by a fifth within a minute); null for none
      */
     public static List<ModeResult> run(RuntimeModel model, List<Decoder.Mode> modes, int warmup, int tokens,
             int rounds, double warmupSeconds, int threads, long seed, DoubleSupplier bandwidth, Listener listener) {
