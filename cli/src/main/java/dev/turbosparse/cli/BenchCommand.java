@@ -211,8 +211,7 @@ final class BenchCommand implements Runnable {
                 double before;
                 double weightsRead;
                 double[] resident = {Double.NaN, Double.NaN}; // when the rounds began, when they ended
-                java.util.List<Double> perRound = new java.util.ArrayList<>();
-                java.util.List<DecodeBenchmark.ModeResult> results;
+                DecodeBenchmark.Result result;
                 try (Bandwidth.Buffer buffer = Bandwidth.Buffer.allocate(bandwidthMb << 20)) {
                     before = buffer.measure(n, 5, 2_000_000_000L);
                     weightsRead = Bandwidth.measure(pages, n, 5);
@@ -225,11 +224,8 @@ final class BenchCommand implements Runnable {
                     try (Progress bar = Progress.count("bench runtime", (long) rounds * run.size() * (warmup + tokens),
                             "tokens")) {
                         long[] done = {0};
-                        results = DecodeBenchmark.run(m, run, warmup, tokens, rounds, warmupSeconds, n, seed, () -> {
-                                    double b = buffer.measure(n, ROUND_PASSES, ROUND_NANOS);
-                                    perRound.add(b);
-                                    return b;
-                                },
+                        result = DecodeBenchmark.run(m, run, warmup, tokens, rounds, warmupSeconds, n, seed,
+                                () -> buffer.measure(n, ROUND_PASSES, ROUND_NANOS),
                                 new DecodeBenchmark.Listener() {
                                     @Override
                                     public void token(Decoder.Mode mode, int i, int total) {
@@ -250,7 +246,8 @@ final class BenchCommand implements Runnable {
                     }
                 }
                 resident[1] = residentShare(pages);
-                double bandwidth = DecodeBenchmark.median(perRound.stream().mapToDouble(Double::doubleValue).toArray());
+                java.util.List<DecodeBenchmark.ModeResult> results = result.modes();
+                double bandwidth = result.bandwidth();
                 double least = Math.min(resident[0], resident[1]);
                 if (least < RESIDENT_ENOUGH) {
                     notes.add(String.format(Locale.ROOT, "%.1f%% of the weights' pages were not in memory during the"

@@ -32,6 +32,9 @@ public final class DecodeBenchmark {
         }
     }
 
+    /** Each mode's figures, and the median of the bandwidths measured before the rounds (NaN when none was). */
+    public record Result(List<ModeResult> modes, double bandwidth) {}
+
     private DecodeBenchmark() {}
 
     /**
@@ -46,7 +49,7 @@ public final class DecodeBenchmark {
      * @param bandwidth measured before each round, in bytes per second: the bandwidth of that round's moment, against
      *     which its figures are taken (this VM's bandwidth moved by a fifth within a minute); null for none
      */
-    public static List<ModeResult> run(RuntimeModel model, List<Decoder.Mode> modes, int warmup, int tokens,
+    public static Result run(RuntimeModel model, List<Decoder.Mode> modes, int warmup, int tokens,
             int rounds, double warmupSeconds, int threads, long seed, DoubleSupplier bandwidth, Listener listener) {
         if (rounds < 1) {
             throw new IllegalArgumentException("rounds must be at least 1, got " + rounds);
@@ -117,11 +120,11 @@ public final class DecodeBenchmark {
             out.add(new ModeResult(m.mode(), m.tokens(), m.seconds(), m.bytesPerToken(), m.neuronShare(), speedup,
                     median(shares)));
         }
-        return out;
+        return new Result(out, median(bandwidths));
     }
 
     /** The median (of an even count, the mean of the middle two). */
-    public static double median(double[] values) {
+    static double median(double[] values) {
         double[] v = values.clone();
         java.util.Arrays.sort(v);
         int n = v.length;
