@@ -221,28 +221,41 @@ final class BenchCommand implements Runnable {
                                 + " decoding is bound by it (docs/BENCHMARKS.md, \"Pages in memory\")", weightsRead / 1e9,
                                 100 * weightsRead / before, before / 1e9));
                     }
-                    try (Progress bar = Progress.count("bench runtime", (long) rounds * run.size() * (warmup + tokens),
-                            "tokens")) {
+                    // The warm-up in seconds, then the rounds in tokens: one bar for both gave the rounds' ETA the
+                    // warm-up's seconds too (45 minutes on the first token of a one-minute run).
+                    long warmupTotal = (long) Math.ceil(warmupSeconds);
+                    long roundsTotal = (long) rounds * run.size() * (warmup + tokens);
+                    Progress[] bar = {warmupTotal > 0 ? Progress.count("bench runtime warm-up", warmupTotal, "s") : null};
+                    try {
                         long[] done = {0};
                         result = DecodeBenchmark.run(m, run, warmup, tokens, rounds, warmupSeconds, n, seed,
                                 () -> buffer.measure(n, ROUND_PASSES, ROUND_NANOS),
                                 new DecodeBenchmark.Listener() {
                                     @Override
                                     public void token(Decoder.Mode mode, int i, int total) {
-                                        bar.message(mode.name().toLowerCase(Locale.ROOT));
-                                        bar.stepTo(++done[0]);
+                                        bar[0].message(mode.name().toLowerCase(Locale.ROOT));
+                                        bar[0].stepTo(++done[0]);
                                     }
 
                                     @Override
                                     public void warming(double seconds) {
-                                        bar.message(String.format(Locale.ROOT, "warming up %.0f s", seconds));
+                                        bar[0].stepTo(Math.min((long) seconds, warmupTotal));
                                     }
 
                                     @Override
                                     public void timingBegins() {
                                         resident[0] = residentShare(pages);
+                                        if (bar[0] != null) {
+                                            bar[0].close();
+                                            bar[0] = null;
+                                        }
+                                        bar[0] = Progress.count("bench runtime", roundsTotal, "tokens");
                                     }
                                 });
+                    } finally {
+                        if (bar[0] != null) {
+                            bar[0].close();
+                        }
                     }
                 }
                 resident[1] = residentShare(pages);
