@@ -83,7 +83,7 @@ public final class Bandwidth {
         List<MemorySegment> blocks = new ArrayList<>();
         for (MemorySegment s : segments) {
             for (long at = 0; at + BLOCK <= s.byteSize(); at += BLOCK) {
-                blocks.add(s.asSlice(at, BLOCK));
+                blocks.add(plain(s.asSlice(at, BLOCK)));
             }
         }
         if (blocks.isEmpty()) {
@@ -109,6 +109,17 @@ public final class Bandwidth {
             }
             return best;
         }
+    }
+
+    /**
+     * The same memory as a plain native segment of the global scope, whatever it was (the buffer of a shared arena,
+     * a read-only mapping of the model's file), so that the summing loops see one kind of segment: fed both kinds,
+     * the loop was deoptimized again and again (profile predicates failing at its back edge, JDK 25), and in one
+     * run of two the bandwidth measured between the rounds of a benchmark came from the interpreter, at 0.2 GB/s.
+     * Only read while its owner is open: within a measurement.
+     */
+    private static MemorySegment plain(MemorySegment s) {
+        return MemorySegment.ofAddress(s.address()).reinterpret(s.byteSize());
     }
 
     /**
