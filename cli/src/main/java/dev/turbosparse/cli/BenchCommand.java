@@ -7,7 +7,6 @@ import dev.turbosparse.data.prepare.Preparer;
 import dev.turbosparse.model.tokenizer.Tokenizer;
 import dev.turbosparse.runtime.Decoder;
 import dev.turbosparse.runtime.MappedPages;
-import dev.turbosparse.runtime.Matrix;
 import dev.turbosparse.runtime.RuntimeLoader;
 import dev.turbosparse.runtime.RuntimeModel;
 import dev.turbosparse.runtime.bench.Bandwidth;
@@ -109,9 +108,7 @@ final class BenchCommand implements Runnable {
             description = {"Decode the same token sequence with the runtime in each FFN mode (dense, exact, predicted)"
                 + " on one model in one run, and measure the machine's memory read bandwidth in the same run.",
                 "Reports per mode: decode tokens/s, weight bytes read per token, the share of FFN neurons computed,"
-                    + " the bandwidth those make and its fraction of the measured one, the speed-up over dense, and"
-                    + " the tokens/s the mode's reads allow at the rates the threads read the model's whole matrices"
-                    + " and its rows four at a time (the sparse modes' kept neurons) in the same run."})
+                    + " the bandwidth those make and its fraction of the measured one, and the speed-up over dense."})
     static final class RuntimeBench implements Callable<Integer> {
 
         @Option(names = "--model", required = true, paramLabel = "PATH", description = "A GGUF file or HF folder.")
@@ -168,9 +165,6 @@ final class BenchCommand implements Runnable {
         /** Below this share of the bandwidth, the read rate of the model's own pages gets a note. */
         static final double SLOW_PAGES = 0.7;
 
-        /** The share of the FFN's up rows whose read rate, four listed rows at a time, is measured: an eighth. */
-        static final double ROWS_SHARE = 0.125;
-
         /** The least share of the weights' pages in memory for figures that are not partly disk reads. */
         static final double RESIDENT_ENOUGH = 0.99;
 
@@ -216,18 +210,11 @@ final class BenchCommand implements Runnable {
                 }
                 double before;
                 double weightsRead;
-                double rowsRead = Double.NaN; // measured when a sparse mode runs
                 double[] resident = {Double.NaN, Double.NaN}; // when the rounds began, when they ended
                 DecodeBenchmark.Result result;
                 try (Bandwidth.Buffer buffer = Bandwidth.Buffer.allocate(bandwidthMb << 20)) {
                     before = buffer.measure(n, 5, 2_000_000_000L);
                     weightsRead = Bandwidth.measure(pages, n, 5);
-                    if (run.stream().anyMatch(mode -> mode != Decoder.Mode.DENSE)) {
-                        // in turn, twice, so that a slow spell of the machine does not fall on one of the two alone
-                        rowsRead = Bandwidth.measureRows(upProjections(m), ROWS_SHARE, seed, n, 5);
-                        weightsRead = Math.max(weightsRead, Bandwidth.measure(pages, n, 5));
-                        rowsRead = Math.max(rowsRead, Bandwidth.measureRows(upProjections(m), ROWS_SHARE, seed, n, 5));
-                    }
                     if (weightsRead < SLOW_PAGES * before) {
                         notes.add(String.format(Locale.ROOT, "the model's own pages read at %.2f GB/s, %.0f%%"
                                 + " of the %.2f GB/s fresh memory read: the memory under the model is slow, and"
@@ -281,7 +268,7 @@ final class BenchCommand implements Runnable {
                             mlock ? "" : "; --mlock keeps them in"));
                 }
                 if (format == Format.json) {
-                    o.println(json(m, n, bandwidth, before, weightsRead, rowsRead, resident, results, notes));
+                    o.println(json(m, n, bandwidth, before, weightsRead, resident, results, notes));
                     o.flush();
                     return 0;
                 }
@@ -293,11 +280,6 @@ final class BenchCommand implements Runnable {
                         bandwidthMb, ROUND_PASSES, before / 1e9);
                 o.printf(Locale.ROOT, "weights read     %.2f GB/s (%d threads summing the model's own mapped pages,"
                         + " best of 5)%n", weightsRead / 1e9, n);
-                if (!Double.isNaN(rowsRead)) {
-                    o.printf(Locale.ROOT, "rows read        %.2f GB/s (%d threads summing a random eighth of the FFN's"
-                            + " up rows, four at a time, best of 5): %.0f%% of the weights read%n", rowsRead / 1e9, n,
-                            100 * rowsRead / weightsRead);
-                }
                 if (!Double.isNaN(resident[0])) {
                     o.printf(Locale.ROOT, "in memory        %.1f%% of the weights' %,d pages%s as the rounds"
                             + " began, %.1f%% at their end%s%n", 100 * resident[0], MappedPages.pages(pages),
@@ -305,27 +287,16 @@ final class BenchCommand implements Runnable {
                             mlock ? " (locked)" : "");
                 }
                 for (DecodeBenchmark.ModeResult r : results) {
-                    double ceiling = r.readCeiling(weightsRead, rowsRead);
                     o.printf(Locale.ROOT, "%-10s %8.2f tok/s  %8.1f MB/token  down rows %6.2f%%  %6.2f GB/s = %5.1f%% of"
-                            + " bandwidth  %3.0f%% of the %.2f its reads allow%s%n",
-                            r.mode().name().toLowerCase(Locale.ROOT), r.tokensPerSecond(), r.bytesPerToken() / 1e6,
-                            100 * r.neuronShare(), r.bytesPerSecond() / 1e9, 100 * r.bandwidthShare(),
-                            100 * r.tokensPerSecond() / ceiling, ceiling, Double.isNaN(r.speedupOverDense())
+                            + " bandwidth%s%n", r.mode().name().toLowerCase(Locale.ROOT), r.tokensPerSecond(),
+                            r.bytesPerToken() / 1e6, 100 * r.neuronShare(), r.bytesPerSecond() / 1e9,
+                            100 * r.bandwidthShare(), Double.isNaN(r.speedupOverDense())
                                     || r.mode() == Decoder.Mode.DENSE ? ""
                                     : String.format(Locale.ROOT, "  %.2fx dense", r.speedupOverDense()));
                 }
             }
             o.flush();
             return 0;
-        }
-
-        /** Every FFN's up projection (each expert's): the rows exact mode reads for the neurons it keeps. */
-        private static java.util.List<Matrix> upProjections(RuntimeModel m) {
-            java.util.List<Matrix> ups = new java.util.ArrayList<>();
-            for (RuntimeModel.Layer layer : m.layers()) {
-                layer.experts().forEach(f -> ups.add(f.up()));
-            }
-            return ups;
         }
 
         /** The share of the pages in memory (mincore), NaN where the platform cannot tell. */
@@ -335,7 +306,7 @@ final class BenchCommand implements Runnable {
 
         /** The figures as one JSON object: the model, the bandwidth, and a row per mode. */
         private String json(RuntimeModel m, int n, double bandwidth, double before, double weightsRead,
-                double rowsRead, double[] resident,
+                double[] resident,
                 java.util.List<DecodeBenchmark.ModeResult> results, java.util.List<String> notes) throws Exception {
             var mapper = com.fasterxml.jackson.databind.json.JsonMapper.builder().build();
             var root = mapper.createObjectNode();
@@ -350,9 +321,6 @@ final class BenchCommand implements Runnable {
             root.put("bandwidth_bytes_per_s", bandwidth);
             root.put("bandwidth_before_warmup_bytes_per_s", before);
             root.put("weights_read_bytes_per_s", weightsRead);
-            if (!Double.isNaN(rowsRead)) {
-                root.put("rows_read_bytes_per_s", rowsRead);
-            }
             root.put("mlock", mlock);
             if (!Double.isNaN(resident[0])) {
                 root.put("resident_share_start", resident[0]);
@@ -364,8 +332,6 @@ final class BenchCommand implements Runnable {
                 one.put("mode", r.mode().name().toLowerCase(Locale.ROOT));
                 one.put("tokens_per_s", r.tokensPerSecond());
                 one.put("bytes_per_token", r.bytesPerToken());
-                one.put("listed_bytes_per_token", r.listedBytesPerToken());
-                one.put("read_ceiling_tokens_per_s", r.readCeiling(weightsRead, rowsRead));
                 one.put("down_rows_share", r.neuronShare());
                 one.put("bytes_per_s", r.bytesPerSecond());
                 one.put("bandwidth_share", r.bandwidthShare());

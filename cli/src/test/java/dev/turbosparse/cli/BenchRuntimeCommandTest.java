@@ -1,7 +1,6 @@
 package dev.turbosparse.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -36,15 +35,9 @@ class BenchRuntimeCommandTest {
         // the rounds' measurements read as fast as the one before the warm-up, within this VM's swings: the summing
         // loop, once fed the model's pages too, came out of the interpreter at 0.2 GB/s in one run of two
         assertTrue(Double.parseDouble(bw.group(1)) > 0.1 * Double.parseDouble(bw.group(2)), r.out());
-        assertTrue(r.out().matches("(?s).*\ndense .* GB/s = +\\d+\\.\\d% of bandwidth +\\d+% of the \\d+\\.\\d+ its"
-                + " reads allow\n.*"), r.out());
+        assertTrue(r.out().matches("(?s).*\ndense .* GB/s = +\\d+\\.\\d% of bandwidth\n.*"), r.out());
         assertTrue(r.out().matches("(?s).*\nweights read +\\d+\\.\\d+ GB/s \\(2 threads summing the model's own mapped"
                 + " pages, best of 5\\)\n.*"), r.out());
-        // the rate of rows read four at a time, as the sparse modes read their neurons', and what each mode's reads allow
-        assertTrue(r.out().matches("(?s).*\nrows read +\\d+\\.\\d+ GB/s \\(2 threads summing a random eighth of the"
-                + " FFN's up rows, four at a time, best of 5\\): \\d+% of the weights read\n.*"), r.out());
-        assertTrue(r.out().matches("(?s).*\nexact .* of bandwidth +\\d+% of the \\d+\\.\\d+ its reads allow"
-                + " +\\d+\\.\\d+x dense\n.*"), r.out());
         double exact = share(r.out(), "exact");
         assertTrue(Math.abs(exact - 10) < 3, "exact reads the down rows of about 10% of the neurons: " + r.out());
         double predicted = share(r.out(), "predicted");
@@ -61,9 +54,6 @@ class BenchRuntimeCommandTest {
         assertTrue(r.out().contains("\"warmup_seconds\":0.2"), r.out());
         assertTrue(r.out().matches("(?s).*\"bandwidth_before_warmup_bytes_per_s\":[0-9.E]+,.*\"bandwidth_share\":[0-9.E]+.*"),
                 r.out());
-        assertTrue(r.out().matches("(?s).*\"listed_bytes_per_token\":0\\.0,\"read_ceiling_tokens_per_s\":[0-9.E]+,.*"),
-                r.out());
-        assertFalse(r.out().contains("rows_read"), "dense lists no rows: " + r.out());
         assertTrue(r.out().contains("\"mlock\":true,\"resident_share_start\":1.0,\"resident_share_end\":1.0"), r.out());
         assertTrue(r.err().matches("(?s).*--mlock: \\d+ MB of weights locked in memory.*"), r.err());
         CliRun negative = CliRun.of("bench", "runtime", "--model", model.toString(), "--warmup-seconds", "-1");

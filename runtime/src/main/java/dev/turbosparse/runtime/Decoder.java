@@ -91,7 +91,6 @@ public final class Decoder implements TokenDecoder {
     private final float[] routerLogits;
 
     private long bytesRead;
-    private long listedBytesRead;
     private long neuronsComputed;
     private long neuronsTotal;
 
@@ -247,15 +246,6 @@ public final class Decoder implements TokenDecoder {
     }
 
     /**
-     * Of {@link #bytesRead}, the bytes of the rows the sparse modes list (the neurons they keep: up and down rows in
-     * exact mode, gate, up and down in predicted), which lie apart in their matrices; the rest is whole matrices read
-     * from end to end. 0 in dense mode.
-     */
-    public long listedBytesRead() {
-        return listedBytesRead;
-    }
-
-    /**
      * The share of FFN neurons whose down row was read since the decoder was made (or {@link #resetCounters}):
      * 1 in dense mode, 1 minus the FFN's sparsity in exact mode, the predicted share in predicted mode.
      */
@@ -265,7 +255,6 @@ public final class Decoder implements TokenDecoder {
 
     public void resetCounters() {
         bytesRead = 0;
-        listedBytesRead = 0;
         neuronsComputed = 0;
         neuronsTotal = 0;
     }
@@ -526,13 +515,8 @@ public final class Decoder implements TokenDecoder {
             read += blockRead[b];
             kept += blockKept[b];
         }
-        long whole = mode == Mode.PREDICTED ? 0 : gateM.bytes(); // every gate row
-        long rows = (mode == Mode.PREDICTED ? read * gateM.rowBytes() : 0) + read * upM.rowBytes()
+        bytesRead += (mode == Mode.PREDICTED ? read * gateM.rowBytes() : gateM.bytes()) + read * upM.rowBytes()
                 + kept * downT.rowBytes();
-        bytesRead += whole + rows;
-        if (mode != Mode.DENSE) { // dense's rows are every row, end to end
-            listedBytesRead += rows;
-        }
         neuronsComputed += kept;
     }
 

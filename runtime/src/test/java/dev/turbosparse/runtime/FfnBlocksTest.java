@@ -57,37 +57,6 @@ class FfnBlocksTest {
     }
 
     @Test
-    void theBytesReadAreWholeMatricesAndTheRowsTheSparseModesList(@TempDir Path dir) throws IOException {
-        ModelConfig config = ConfigIO.read(Path.of("../configs/models/tiny-mistral-drelu.json"));
-        BenchModel.write(config, 0.9, 0.3, 4, DType.F32, 3, dir, done -> { });
-        int token = 415;
-        try (RuntimeModel m = RuntimeLoader.load(dir);
-                Decoder dense = new Decoder(m, Decoder.Mode.DENSE, 1, 2, Float.NaN);
-                Decoder exact = new Decoder(m, Decoder.Mode.EXACT, 1, 2, Float.NaN);
-                Decoder predicted = new Decoder(m, Decoder.Mode.PREDICTED, 1, 2, Float.NaN)) {
-            dense.forward(token);
-            exact.forward(token);
-            predicted.forward(token);
-            assertEquals(0, dense.listedBytesRead());
-            long upAndDown = 0;
-            for (RuntimeModel.Layer layer : m.layers()) {
-                RuntimeModel.Ffn f = layer.experts().getFirst();
-                upAndDown += f.up().bytes() + f.down().bytes();
-            }
-            // exact reads what dense reads but up and down, of which it reads the listed rows alone
-            assertEquals(dense.bytesRead() - upAndDown, exact.bytesRead() - exact.listedBytesRead());
-            long row = m.layers().getFirst().experts().getFirst().up().rowBytes(); // = a neuron-major down row here
-            assertEquals(0, exact.listedBytesRead() % row);
-            long kept = Math.round(exact.neuronShare() * config.intermediateSize() * config.numHiddenLayers());
-            long upRows = exact.listedBytesRead() / row - kept;
-            assertTrue(kept > 0 && upRows >= kept && upRows < config.intermediateSize() * config.numHiddenLayers(),
-                    "exact lists the up rows of the neurons whose relu(gate) is positive (" + upRows
-                            + "), and the down rows of those not zero (" + kept + ")");
-            assertTrue(predicted.listedBytesRead() > 0 && predicted.listedBytesRead() < predicted.bytesRead());
-        }
-    }
-
-    @Test
     void aBlockListsEachOfItsNeuronsOnceAQuarterOfTheBlockApart() {
         for (int[] range : new int[][] {{0, 256}, {512, 600}, {7, 10}, {3, 3}, {100, 117}}) {
             int lo = range[0];

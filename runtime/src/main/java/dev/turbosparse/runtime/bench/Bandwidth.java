@@ -1,6 +1,5 @@
 package dev.turbosparse.runtime.bench;
 
-import dev.turbosparse.runtime.Matrix;
 import dev.turbosparse.runtime.cpu.Parallel;
 
 import java.lang.foreign.Arena;
@@ -9,7 +8,6 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -80,73 +78,6 @@ public final class Bandwidth {
         return best(segments, threads, passes, 1_000_000_000L);
     }
 
-    /**
-     * Bytes per second read by {@code threads} threads summing a seeded random {@code share} of the matrices' rows,
-     * four listed rows at a time, in the order of the list (ascending in each matrix): how the sparse modes read
-     * the rows of the neurons they keep, which lie apart from each other (docs/RUNTIME.md, "Kernels"). The rows are
-     * dealt at random into {@code 1 / share} sets, and a pass reads the sets one after the other, each as one list:
-     * every row once, as {@link #measure} reads every page once, and no set finds the one before it in the caches.
-     * The best of at least {@code passes} passes, after the loop is compiled (passes go on for at least a second).
-     * Each row is read in whole vectors; the bytes past its last one are left out.
-     */
-    public static double measureRows(List<Matrix> matrices, double share, long seed, int threads, int passes) {
-        if (!(share > 0 && share <= 1)) {
-            throw new IllegalArgumentException("the share of rows must be in (0, 1], got " + share);
-        }
-        long vector = I.length() * 4L;
-        int sets = (int) Math.round(1 / share);
-        SplittableRandom random = new SplittableRandom(seed);
-        List<List<MemorySegment>> rows = new ArrayList<>();
-        for (int i = 0; i < sets; i++) {
-            rows.add(new ArrayList<>());
-        }
-        for (Matrix m : matrices) {
-            long length = m.rowBytes() / vector * vector;
-            for (long r = 0; r < m.rows() && length > 0; r++) {
-                rows.get(random.nextInt(sets)).add(plain(m.data().asSlice(r * m.rowBytes(), length)));
-            }
-        }
-        long bytes = 0; // what sum4 reads: four times the shortest row of each group
-        for (int i = 0; i < sets; i++) {
-            List<MemorySegment> set = rows.get(i);
-            if (set.size() < 4) {
-                throw new IllegalArgumentException("fewer than four rows of at least " + vector + " bytes in a share"
-                        + " of " + share + " of the matrices");
-            }
-            for (int g = 0; g + 4 <= set.size(); g += 4) {
-                long shortest = Long.MAX_VALUE;
-                for (int j = g; j < g + 4; j++) {
-                    shortest = Math.min(shortest, set.get(j).byteSize());
-                }
-                bytes += 4 * shortest;
-            }
-        }
-        try (Parallel parallel = new Parallel(threads)) {
-            int[] sink = new int[threads];
-            List<MemorySegment> first = rows.getFirst();
-            for (int i = 0; i < 2000; i++) { // compile the loop before it is timed
-                int g = 4 * (i % (first.size() / 4));
-                sink[0] += sum4(first.get(g), first.get(g + 1), first.get(g + 2), first.get(g + 3));
-            }
-            double best = 0;
-            long start = System.nanoTime();
-            for (int pass = 0; pass < passes || System.nanoTime() - start < 1_000_000_000L; pass++) {
-                long t0 = System.nanoTime();
-                for (List<MemorySegment> set : rows) {
-                    parallel.forRange(set.size() / 4, 1, 1, (from, to) -> {
-                        int sum = 0;
-                        for (int g = 4 * from; g < 4 * to; g += 4) {
-                            sum += sum4(set.get(g), set.get(g + 1), set.get(g + 2), set.get(g + 3));
-                        }
-                        sink[from % sink.length] += sum;
-                    });
-                }
-                best = Math.max(best, bytes / ((System.nanoTime() - t0) / 1e9));
-            }
-            return best;
-        }
-    }
-
     /** The best pass of the threads summing the segments' whole blocks, of at least {@code passes} and a duration. */
     private static double best(List<MemorySegment> segments, int threads, int passes, long leastNanos) {
         List<MemorySegment> blocks = new ArrayList<>();
@@ -189,23 +120,6 @@ public final class Bandwidth {
      */
     private static MemorySegment plain(MemorySegment s) {
         return MemorySegment.ofAddress(s.address()).reinterpret(s.byteSize());
-    }
-
-    /** The ints of four rows (slices of whole vectors) read side by side, as the kernels read four listed rows. */
-    private static int sum4(MemorySegment r0, MemorySegment r1, MemorySegment r2, MemorySegment r3) {
-        IntVector a = IntVector.zero(I);
-        IntVector b = IntVector.zero(I);
-        IntVector c = IntVector.zero(I);
-        IntVector d = IntVector.zero(I);
-        long step = I.length() * 4L;
-        long n = Math.min(Math.min(r0.byteSize(), r1.byteSize()), Math.min(r2.byteSize(), r3.byteSize()));
-        for (long off = 0; off < n; off += step) {
-            a = a.add(IntVector.fromMemorySegment(I, r0, off, ByteOrder.LITTLE_ENDIAN));
-            b = b.add(IntVector.fromMemorySegment(I, r1, off, ByteOrder.LITTLE_ENDIAN));
-            c = c.add(IntVector.fromMemorySegment(I, r2, off, ByteOrder.LITTLE_ENDIAN));
-            d = d.add(IntVector.fromMemorySegment(I, r3, off, ByteOrder.LITTLE_ENDIAN));
-        }
-        return a.add(b).add(c.add(d)).lane(0);
     }
 
     /**

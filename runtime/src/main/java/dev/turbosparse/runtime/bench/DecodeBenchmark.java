@@ -15,32 +15,20 @@ import java.util.function.DoubleSupplier;
 public final class DecodeBenchmark {
 
     /**
-     * One mode's figures: decode tokens per second, weight bytes read per token (counted by the decoder) and of them
-     * the bytes of listed rows ({@link Decoder#listedBytesRead}), the share of FFN neurons computed, the bandwidth
-     * those bytes and that speed make, and its speed-up over dense: the median over rounds of the ratio within each
-     * round, which a slow spell of the machine between rounds does not move (NaN when dense was not measured); and
-     * its share of the memory bandwidth, the median over rounds of each round's bytes per second against the
-     * bandwidth measured just before that round (NaN when none was).
+     * One mode's figures: decode tokens per second, weight bytes read per token (counted by the decoder), the share
+     * of FFN neurons computed, the bandwidth those bytes and that speed make, and its speed-up over dense: the median
+     * over rounds of the ratio within each round, which a slow spell of the machine between rounds does not move
+     * (NaN when dense was not measured); and its share of the memory bandwidth, the median over rounds of each
+     * round's bytes per second against the bandwidth measured just before that round (NaN when none was).
      */
-    public record ModeResult(Decoder.Mode mode, int tokens, double seconds, double bytesPerToken,
-            double listedBytesPerToken, double neuronShare, double speedupOverDense, double bandwidthShare) {
+    public record ModeResult(Decoder.Mode mode, int tokens, double seconds, double bytesPerToken, double neuronShare,
+            double speedupOverDense, double bandwidthShare) {
         public double tokensPerSecond() {
             return tokens / seconds;
         }
 
         public double bytesPerSecond() {
             return bytesPerToken * tokensPerSecond();
-        }
-
-        /**
-         * The tokens per second this mode's reads allow: its whole matrices read at {@code wholeRate} and its listed
-         * rows at {@code listedRate} (bytes per second, e.g. {@link Bandwidth#measure} over the model's pages and
-         * {@link Bandwidth#measureRows} over its rows), one after the other, with no time for anything else. A mode
-         * that lists no rows (dense) needs no {@code listedRate}: NaN will do.
-         */
-        public double readCeiling(double wholeRate, double listedRate) {
-            double listed = listedBytesPerToken == 0 ? 0 : listedBytesPerToken / listedRate;
-            return 1 / ((bytesPerToken - listedBytesPerToken) / wholeRate + listed);
         }
     }
 
@@ -107,7 +95,7 @@ public final class DecodeBenchmark {
                     }
                     double seconds = (System.nanoTime() - t0) / 1e9;
                     byMode.get(k).add(new ModeResult(mode, tokens, seconds, (double) d.bytesRead() / tokens,
-                            (double) d.listedBytesRead() / tokens, d.neuronShare(), Double.NaN, Double.NaN));
+                            d.neuronShare(), Double.NaN, Double.NaN));
                 }
             }
         }
@@ -129,8 +117,7 @@ public final class DecodeBenchmark {
             List<ModeResult> sorted = new ArrayList<>(results);
             sorted.sort(java.util.Comparator.comparingDouble(ModeResult::seconds));
             ModeResult m = sorted.get(sorted.size() / 2);
-            out.add(new ModeResult(m.mode(), m.tokens(), m.seconds(), m.bytesPerToken(), m.listedBytesPerToken(),
-                    m.neuronShare(), speedup,
+            out.add(new ModeResult(m.mode(), m.tokens(), m.seconds(), m.bytesPerToken(), m.neuronShare(), speedup,
                     median(shares)));
         }
         return new Result(out, median(bandwidths));
