@@ -287,9 +287,10 @@ final class BenchCommand implements Runnable {
                             mlock ? " (locked)" : "");
                 }
                 for (DecodeBenchmark.ModeResult r : results) {
-                    o.printf(Locale.ROOT, "%-10s %8.2f tok/s  %8.1f MB/token  down rows %6.2f%%  %6.2f GB/s = %5.1f%% of"
-                            + " bandwidth%s%n", r.mode().name().toLowerCase(Locale.ROOT), r.tokensPerSecond(),
-                            r.bytesPerToken() / 1e6, 100 * r.neuronShare(), r.bytesPerSecond() / 1e9,
+                    o.printf(Locale.ROOT, "%-10s %8.2f tok/s  %8.1f MB/token  rows gate %5.1f%% up %5.1f%% down %6.2f%%"
+                            + "  %6.2f GB/s = %5.1f%% of bandwidth%s%n", r.mode().name().toLowerCase(Locale.ROOT),
+                            r.tokensPerSecond(), r.bytesPerToken() / 1e6, 100 * r.gateShare(), 100 * r.upShare(),
+                            100 * r.neuronShare(), r.bytesPerSecond() / 1e9,
                             100 * r.bandwidthShare(), Double.isNaN(r.speedupOverDense())
                                     || r.mode() == Decoder.Mode.DENSE ? ""
                                     : String.format(Locale.ROOT, "  %.2fx dense", r.speedupOverDense()));
@@ -332,6 +333,8 @@ final class BenchCommand implements Runnable {
                 one.put("mode", r.mode().name().toLowerCase(Locale.ROOT));
                 one.put("tokens_per_s", r.tokensPerSecond());
                 one.put("bytes_per_token", r.bytesPerToken());
+                one.put("gate_rows_share", r.gateShare());
+                one.put("up_rows_share", r.upShare());
                 one.put("down_rows_share", r.neuronShare());
                 one.put("bytes_per_s", r.bytesPerSecond());
                 one.put("bandwidth_share", r.bandwidthShare());

@@ -1,5 +1,6 @@
 package dev.turbosparse.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -37,11 +38,18 @@ class BenchRuntimeCommandTest {
         assertTrue(r.out().matches("(?s).*\ndense .* GB/s = +\\d+\\.\\d% of bandwidth\n.*"), r.out());
         assertTrue(r.out().matches("(?s).*\nweights read +\\d+\\.\\d+ GB/s \\(2 threads summing the model's own mapped"
                 + " pages, best of 5\\)\n.*"), r.out());
-        double exact = share(r.out(), "exact");
-        assertTrue(Math.abs(exact - 10) < 3, "exact reads the down rows of about 10% of the neurons: " + r.out());
-        double predicted = share(r.out(), "predicted");
-        assertTrue(predicted > 1 && predicted < 10, "of the 20% predicted, about a quarter are not zero: " + r.out());
-        assertEquals(100.0, share(r.out(), "dense"));
+        // rows read, as shares of the neurons: 40% of them are live at 90% zeros, and relu(gate) and relu(up) are each
+        // positive for about half of the live ones and a token
+        assertArrayEquals(new double[] {100, 100, 100}, shares(r.out(), "dense"), r.out());
+        double[] exact = shares(r.out(), "exact");
+        assertEquals(100, exact[0], r.out());
+        assertTrue(Math.abs(exact[1] - 20) < 5, "exact reads the up rows of the ~20% whose gate is positive: " + r.out());
+        assertTrue(Math.abs(exact[2] - 10) < 3, "exact reads the down rows of about 10% of the neurons: " + r.out());
+        double[] predicted = shares(r.out(), "predicted");
+        assertEquals(20, predicted[0], 0.5, "the gate rows of the 20% predicted: " + r.out());
+        assertTrue(Math.abs(predicted[1] - 10) < 4, "up rows of the predicted whose gate is positive: " + r.out());
+        assertTrue(predicted[2] > 1 && predicted[2] < predicted[1],
+                "of the 20% predicted, about a quarter are not zero: " + r.out());
         assertTrue(r.out().contains("x dense"), r.out());
         // how much of the weights stayed in memory (mincore), which --mlock makes all of them (below)
         assertTrue(r.out().matches("(?s).*\nin memory +\\d+\\.\\d% of the weights' [\\d,]+ pages( \\(the embeddings"
@@ -65,9 +73,12 @@ class BenchRuntimeCommandTest {
         assertTrue(bad.errorLine().contains("--sparsity must be in [0.75, 1)"), bad.errorLine());
     }
 
-    private static double share(String out, String mode) {
-        Matcher m = Pattern.compile("(?m)^" + mode + " .* down rows +(\\d+\\.\\d+)%").matcher(out);
+    /** A mode's shares of gate, up and down rows read, in percent. */
+    private static double[] shares(String out, String mode) {
+        Matcher m = Pattern.compile("(?m)^" + mode + " .* rows gate +(\\d+\\.\\d+)% up +(\\d+\\.\\d+)% down +(\\d+\\.\\d+)%")
+                .matcher(out);
         assertTrue(m.find(), mode + " in " + out);
-        return Double.parseDouble(m.group(1));
+        return new double[] {Double.parseDouble(m.group(1)), Double.parseDouble(m.group(2)),
+                Double.parseDouble(m.group(3))};
     }
 }

@@ -78,11 +78,15 @@ public final class Decoder implements TokenDecoder {
     private final float[] up;
     private final float[] h;
     private final int[] active;
-    /** Per FFN block ({@link #blocks}): its partial output, its neurons' list, how many it read and kept. */
+    /**
+     * Per FFN block ({@link #blocks}): its partial output, its neurons' list, how many gate rows (predicted mode) and up
+     * rows it read, and how many down rows it kept.
+     */
     private final float[][] partials;
     private final int[][] blockRows;
     /** Per FFN block, its neurons in the order they are listed and read ({@link #quarterOrder}). */
     private final int[][] blockOrder;
+    private final int[] blockGates;
     private final int[] blockRead;
     private final int[] blockKept;
     private final float[] rank;
@@ -92,6 +96,8 @@ public final class Decoder implements TokenDecoder {
 
     private long bytesRead;
     private long neuronsComputed;
+    private long gateRows;
+    private long upRows;
     private long neuronsTotal;
 
     /**
@@ -150,6 +156,7 @@ public final class Decoder implements TokenDecoder {
         for (int b = 0; b < blocks; b++) {
             blockOrder[b] = quarterOrder(b * blockSize(), Math.min(inter, (b + 1) * blockSize()));
         }
+        this.blockGates = new int[blocks];
         this.blockRead = new int[blocks];
         this.blockKept = new int[blocks];
         int r = model.hasPredictors() ? (int) model.layers().getFirst().experts().getFirst().predictor().fc1().rows() : 0;
@@ -247,15 +254,35 @@ public final class Decoder implements TokenDecoder {
 
     /**
      * The share of FFN neurons whose down row was read since the decoder was made (or {@link #resetCounters}):
-     * 1 in dense mode, 1 minus the FFN's sparsity in exact mode, the predicted share in predicted mode.
+     * 1 in dense mode, 1 minus the FFN's sparsity in exact mode, in predicted mode the share of neurons both chosen and
+     * not zero.
      */
     public double neuronShare() {
-        return neuronsTotal == 0 ? Double.NaN : (double) neuronsComputed / neuronsTotal;
+        return share(neuronsComputed);
+    }
+
+    /** The share of FFN neurons whose gate row was read: 1 but in predicted mode, where it is the share chosen. */
+    public double gateShare() {
+        return share(gateRows);
+    }
+
+    /**
+     * The share of FFN neurons whose up row was read: 1 in dense mode, else the share whose relu(gate) is positive (in
+     * predicted mode, among those chosen).
+     */
+    public double upShare() {
+        return share(upRows);
+    }
+
+    private double share(long neurons) {
+        return neuronsTotal == 0 ? Double.NaN : (double) neurons / neuronsTotal;
     }
 
     public void resetCounters() {
         bytesRead = 0;
         neuronsComputed = 0;
+        gateRows = 0;
+        upRows = 0;
         neuronsTotal = 0;
     }
 
@@ -408,6 +435,8 @@ public final class Decoder implements TokenDecoder {
             });
             bytesRead += gateM.bytes() + upM.bytes();
             neuronsComputed += inter;
+            gateRows += inter;
+            upRows += inter;
             matVec(f.down(), h, out);
             return;
         }
@@ -432,7 +461,8 @@ public final class Decoder implements TokenDecoder {
     /**
      * The FFN over a neuron-major down projection, a block of neurons at a time ({@link #blockSize}): each block reads
      * its gate rows (all of them, or in predicted mode the chosen neurons'), the up rows of the neurons its mode keeps
-     * (all, those whose relu(gate) is positive, or the chosen ones), and the down rows of those whose activation is
+     * (all in dense mode; otherwise those whose relu(gate) is positive, in predicted mode among the chosen ones: the
+     * others' activation is zero whatever up gives), and the down rows of those whose activation is
      * not zero (in dense mode, all of them), added into the block's own partial output. The partials are then
      * summed in block order. A thread so reads whole rows, near each other, in one pass, where a column slice of the
      * down projection read a piece of every active row. Blocks have a fixed size, so the result does not depend on
@@ -467,14 +497,21 @@ public final class Decoder implements TokenDecoder {
                         }
                         k.dots(upM, list, 0, n, inUp, up);
                     }
-                    case PREDICTED -> {
+                    case PREDICTED -> { // the chosen neurons' gate rows, then up rows as exact does, of those positive
+                        int chosen = 0;
                         for (int i = lo; i < hi; i++) {
                             if (score[i] >= threshold) {
-                                list[n++] = i;
+                                list[chosen++] = i;
                             }
                         }
-                        k.dots(gateM, list, 0, n, inGate, gate);
+                        k.dots(gateM, list, 0, chosen, inGate, gate);
+                        for (int j = 0; j < chosen; j++) {
+                            if (gate[list[j]] > 0) {
+                                list[n++] = list[j];
+                            }
+                        }
                         k.dots(upM, list, 0, n, inUp, up);
+                        blockGates[b] = chosen;
                     }
                 }
                 // the down rows to add, in the block's own order: dense reads every one, the others those not zero
@@ -505,6 +542,7 @@ public final class Decoder implements TokenDecoder {
             }
         });
         Arrays.fill(out, 0);
+        long gates = 0;
         long read = 0;
         long kept = 0;
         for (int b = 0; b < blocks; b++) {
@@ -512,12 +550,15 @@ public final class Decoder implements TokenDecoder {
             for (int j = 0; j < hidden; j++) {
                 out[j] += y[j];
             }
+            gates += blockGates[b];
             read += blockRead[b];
             kept += blockKept[b];
         }
-        bytesRead += (mode == Mode.PREDICTED ? read * gateM.rowBytes() : gateM.bytes()) + read * upM.rowBytes()
+        bytesRead += (mode == Mode.PREDICTED ? gates * gateM.rowBytes() : gateM.bytes()) + read * upM.rowBytes()
                 + kept * downT.rowBytes();
         neuronsComputed += kept;
+        gateRows += mode == Mode.PREDICTED ? gates : inter;
+        upRows += read;
     }
 
     // ---- helpers ------------------------------------------------------------------------------------------------

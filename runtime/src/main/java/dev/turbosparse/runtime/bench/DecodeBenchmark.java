@@ -15,14 +15,14 @@ import java.util.function.DoubleSupplier;
 public final class DecodeBenchmark {
 
     /**
-     * One mode's figures: decode tokens per second, weight bytes read per token (counted by the decoder), the share
-     * of FFN neurons computed, the bandwidth those bytes and that speed make, and its speed-up over dense: the median
+     * One mode's figures: decode tokens per second, weight bytes read per token (counted by the decoder), the shares
+     * of FFN neurons whose gate, up and down rows were read, the bandwidth those bytes and that speed make, and its speed-up over dense: the median
      * over rounds of the ratio within each round, which a slow spell of the machine between rounds does not move
      * (NaN when dense was not measured); and its share of the memory bandwidth, the median over rounds of each
      * round's bytes per second against the bandwidth measured just before that round (NaN when none was).
      */
-    public record ModeResult(Decoder.Mode mode, int tokens, double seconds, double bytesPerToken, double neuronShare,
-            double speedupOverDense, double bandwidthShare) {
+    public record ModeResult(Decoder.Mode mode, int tokens, double seconds, double bytesPerToken, double gateShare,
+            double upShare, double neuronShare, double speedupOverDense, double bandwidthShare) {
         public double tokensPerSecond() {
             return tokens / seconds;
         }
@@ -95,7 +95,7 @@ public final class DecodeBenchmark {
                     }
                     double seconds = (System.nanoTime() - t0) / 1e9;
                     byMode.get(k).add(new ModeResult(mode, tokens, seconds, (double) d.bytesRead() / tokens,
-                            d.neuronShare(), Double.NaN, Double.NaN));
+                            d.gateShare(), d.upShare(), d.neuronShare(), Double.NaN, Double.NaN));
                 }
             }
         }
@@ -117,8 +117,8 @@ public final class DecodeBenchmark {
             List<ModeResult> sorted = new ArrayList<>(results);
             sorted.sort(java.util.Comparator.comparingDouble(ModeResult::seconds));
             ModeResult m = sorted.get(sorted.size() / 2);
-            out.add(new ModeResult(m.mode(), m.tokens(), m.seconds(), m.bytesPerToken(), m.neuronShare(), speedup,
-                    median(shares)));
+            out.add(new ModeResult(m.mode(), m.tokens(), m.seconds(), m.bytesPerToken(), m.gateShare(), m.upShare(),
+                    m.neuronShare(), speedup, median(shares)));
         }
         return new Result(out, median(bandwidths));
     }
