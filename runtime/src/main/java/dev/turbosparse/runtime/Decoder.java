@@ -62,6 +62,12 @@ public final class Decoder implements TokenDecoder {
 
     private final float[][] keys; // [layer][position * kvDim]
     private final float[][] values;
+    /**
+     * The same caches as F32 matrices of one KV head's vector per row (row position · kvHeads + head), so that the
+     * attention's scores and weighted sums run on the kernels' dots and axpys.
+     */
+    private final Matrix[] keyRows;
+    private final Matrix[] valueRows;
     private int position;
 
     // scratch, sized once
@@ -132,9 +138,16 @@ public final class Decoder implements TokenDecoder {
         int kvDim = c.numKeyValueHeads() * c.headDim();
         this.keys = new float[c.numHiddenLayers()][];
         this.values = new float[c.numHiddenLayers()][];
+        this.keyRows = new Matrix[c.numHiddenLayers()];
+        this.valueRows = new Matrix[c.numHiddenLayers()];
+        long kvRows = (long) context * c.numKeyValueHeads();
         for (int l = 0; l < c.numHiddenLayers(); l++) {
             keys[l] = new float[context * kvDim];
             values[l] = new float[context * kvDim];
+            keyRows[l] = new Matrix("layer " + l + " keys", GgmlType.F32, kvRows, c.headDim(),
+                    MemorySegment.ofArray(keys[l]));
+            valueRows[l] = new Matrix("layer " + l + " values", GgmlType.F32, kvRows, c.headDim(),
+                    MemorySegment.ofArray(values[l]));
         }
         this.x = new float[hidden];
         this.xb = new float[hidden];
@@ -351,21 +364,20 @@ public final class Decoder implements TokenDecoder {
         int first = c.slidingWindow() == null ? 0 : Math.max(0, position - c.slidingWindow() + 1);
         int groups = c.numAttentionHeads() / c.numKeyValueHeads();
         float scale = (float) Math.pow(headDim, -0.5);
-        float[] kc = keys[l];
-        float[] vc = values[l];
+        int kvHeads = c.numKeyValueHeads();
+        Matrix kc = keyRows[l];
+        Matrix vc = valueRows[l];
         parallel.forRange(c.numAttentionHeads(), 1, 1, (from, to) -> {
             float[] s = new float[position - first + 1];
+            float[] qh = new float[headDim];
+            float[] oh = new float[headDim];
             for (int hd = from; hd < to; hd++) {
                 int qo = hd * headDim;
-                int ko = (hd / groups) * headDim;
+                int kvHead = hd / groups;
+                System.arraycopy(q, qo, qh, 0, headDim);
                 float max = Float.NEGATIVE_INFINITY;
                 for (int t = first; t <= position; t++) {
-                    float dot = 0;
-                    int at = t * kvDim + ko;
-                    for (int i = 0; i < headDim; i++) {
-                        dot += q[qo + i] * kc[at + i];
-                    }
-                    s[t - first] = dot * scale;
+                    s[t - first] = k.dot(kc, (long) t * kvHeads + kvHead, qh) * scale;
                     max = Math.max(max, s[t - first]);
                 }
                 float sum = 0;
@@ -373,14 +385,11 @@ public final class Decoder implements TokenDecoder {
                     s[i] = (float) Math.exp(s[i] - max);
                     sum += s[i];
                 }
-                Arrays.fill(att, qo, qo + headDim, 0);
+                Arrays.fill(oh, 0);
                 for (int t = first; t <= position; t++) {
-                    float p = s[t - first] / sum;
-                    int at = t * kvDim + ko;
-                    for (int i = 0; i < headDim; i++) {
-                        att[qo + i] += p * vc[at + i];
-                    }
+                    k.axpy(vc, (long) t * kvHeads + kvHead, s[t - first] / sum, oh, 0, headDim);
                 }
+                System.arraycopy(oh, 0, att, qo, headDim);
             }
         });
     }
