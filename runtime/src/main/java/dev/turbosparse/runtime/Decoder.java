@@ -60,14 +60,15 @@ public final class Decoder implements TokenDecoder {
     private final float[] ropeCos;
     private final float[] ropeSin;
 
-    private final float[][] keys; // [layer][position * kvDim]
+    /** Per layer, KV head by KV head: element (head · context + position) · headDim + i. */
+    private final float[][] keys;
     private final float[][] values;
     /**
-     * The same caches as F32 matrices of one KV head's vector per row (row position · kvHeads + head), so that the
-     * attention's scores and weighted sums run on the kernels' dots and axpys.
+     * The same caches as F32 matrices, [layer][KV head], a position's vector per row, so that attention's scores are
+     * the kernels' dots (four positions at a time) and its weighted values their axpys.
      */
-    private final Matrix[] keyRows;
-    private final Matrix[] valueRows;
+    private final Matrix[][] keyRows;
+    private final Matrix[][] valueRows;
     private int position;
 
     // scratch, sized once
@@ -138,16 +139,18 @@ public final class Decoder implements TokenDecoder {
         int kvDim = c.numKeyValueHeads() * c.headDim();
         this.keys = new float[c.numHiddenLayers()][];
         this.values = new float[c.numHiddenLayers()][];
-        this.keyRows = new Matrix[c.numHiddenLayers()];
-        this.valueRows = new Matrix[c.numHiddenLayers()];
-        long kvRows = (long) context * c.numKeyValueHeads();
+        this.keyRows = new Matrix[c.numHiddenLayers()][c.numKeyValueHeads()];
+        this.valueRows = new Matrix[c.numHiddenLayers()][c.numKeyValueHeads()];
+        long headBytes = (long) context * c.headDim() * Float.BYTES;
         for (int l = 0; l < c.numHiddenLayers(); l++) {
             keys[l] = new float[context * kvDim];
             values[l] = new float[context * kvDim];
-            keyRows[l] = new Matrix("layer " + l + " keys", GgmlType.F32, kvRows, c.headDim(),
-                    MemorySegment.ofArray(keys[l]));
-            valueRows[l] = new Matrix("layer " + l + " values", GgmlType.F32, kvRows, c.headDim(),
-                    MemorySegment.ofArray(values[l]));
+            for (int h = 0; h < c.numKeyValueHeads(); h++) {
+                keyRows[l][h] = new Matrix("layer " + l + " keys of KV head " + h, GgmlType.F32, context,
+                        c.headDim(), MemorySegment.ofArray(keys[l]).asSlice(h * headBytes, headBytes));
+                valueRows[l][h] = new Matrix("layer " + l + " values of KV head " + h, GgmlType.F32, context,
+                        c.headDim(), MemorySegment.ofArray(values[l]).asSlice(h * headBytes, headBytes));
+            }
         }
         this.x = new float[hidden];
         this.xb = new float[hidden];
@@ -351,7 +354,6 @@ public final class Decoder implements TokenDecoder {
 
     private void attention(int l, RuntimeModel.Layer layer) {
         int headDim = c.headDim();
-        int kvDim = c.numKeyValueHeads() * headDim;
         matVecs(layer.q(), q, layer.k(), kv, layer.v(), vv, xb);
         for (int hd = 0; hd < c.numAttentionHeads(); hd++) {
             rope(q, hd * headDim);
@@ -359,36 +361,44 @@ public final class Decoder implements TokenDecoder {
         for (int hd = 0; hd < c.numKeyValueHeads(); hd++) {
             rope(kv, hd * headDim);
         }
-        System.arraycopy(kv, 0, keys[l], position * kvDim, kvDim);
-        System.arraycopy(vv, 0, values[l], position * kvDim, kvDim);
+        for (int h = 0; h < c.numKeyValueHeads(); h++) {
+            int at = (h * context + position) * headDim;
+            System.arraycopy(kv, h * headDim, keys[l], at, headDim);
+            System.arraycopy(vv, h * headDim, values[l], at, headDim);
+        }
         int first = c.slidingWindow() == null ? 0 : Math.max(0, position - c.slidingWindow() + 1);
         int groups = c.numAttentionHeads() / c.numKeyValueHeads();
         float scale = (float) Math.pow(headDim, -0.5);
-        int kvHeads = c.numKeyValueHeads();
-        Matrix kc = keyRows[l];
-        Matrix vc = valueRows[l];
+        Matrix[] kc = keyRows[l];
+        Matrix[] vc = valueRows[l];
         parallel.forRange(c.numAttentionHeads(), 1, 1, (from, to) -> {
-            float[] s = new float[position - first + 1];
+            float[] s = new float[position + 1]; // by position; those before the window unused
             float[] qh = new float[headDim];
             float[] oh = new float[headDim];
+            int[] window = new int[position - first + 1]; // the positions attended to
+            for (int i = 0; i < window.length; i++) {
+                window[i] = first + i;
+            }
             for (int hd = from; hd < to; hd++) {
                 int qo = hd * headDim;
                 int kvHead = hd / groups;
                 System.arraycopy(q, qo, qh, 0, headDim);
+                k.dots(kc[kvHead], null, first, position + 1, qh, s);
                 float max = Float.NEGATIVE_INFINITY;
                 for (int t = first; t <= position; t++) {
-                    s[t - first] = k.dot(kc, (long) t * kvHeads + kvHead, qh) * scale;
-                    max = Math.max(max, s[t - first]);
+                    s[t] *= scale;
+                    max = Math.max(max, s[t]);
                 }
                 float sum = 0;
-                for (int i = 0; i < s.length; i++) {
-                    s[i] = (float) Math.exp(s[i] - max);
-                    sum += s[i];
+                for (int t = first; t <= position; t++) {
+                    s[t] = (float) Math.exp(s[t] - max);
+                    sum += s[t];
+                }
+                for (int t = first; t <= position; t++) {
+                    s[t] /= sum;
                 }
                 Arrays.fill(oh, 0);
-                for (int t = first; t <= position; t++) {
-                    k.axpy(vc, (long) t * kvHeads + kvHead, s[t - first] / sum, oh, 0, headDim);
-                }
+                k.axpys(vc[kvHead], window, position - first + 1, s, oh, 0, headDim);
                 System.arraycopy(oh, 0, att, qo, headDim);
             }
         });
