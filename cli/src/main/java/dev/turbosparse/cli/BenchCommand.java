@@ -7,7 +7,6 @@ import dev.turbosparse.data.prepare.Preparer;
 import dev.turbosparse.model.tokenizer.Tokenizer;
 import dev.turbosparse.runtime.Decoder;
 import dev.turbosparse.runtime.MappedPages;
-import dev.turbosparse.runtime.RuntimeLoader;
 import dev.turbosparse.runtime.RuntimeModel;
 import dev.turbosparse.runtime.bench.Bandwidth;
 import dev.turbosparse.runtime.bench.BenchModel;
@@ -149,6 +148,9 @@ final class BenchCommand implements Runnable {
         @Option(names = "--mlock", description = RuntimeEngine.MLOCK_HELP)
         boolean mlock;
 
+        @Option(names = "--no-mmap", description = RuntimeEngine.NO_MMAP_HELP)
+        boolean noMmap;
+
         enum Format { text, json }
 
         @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
@@ -186,7 +188,7 @@ final class BenchCommand implements Runnable {
             }
             PrintStream o = Output.stdout();
             java.util.List<String> notes = new java.util.ArrayList<>();
-            try (RuntimeModel m = RuntimeLoader.load(Models.resolve(model).path())) {
+            try (RuntimeModel m = RuntimeEngine.load(Models.resolve(model).path(), noMmap)) {
                 java.util.List<Decoder.Mode> run = new java.util.ArrayList<>();
                 for (Decoder.Mode mode : wanted) {
                     boolean ok = mode == Decoder.Mode.DENSE || m.config().activation().zeroGateMeansZeroOutput()
@@ -218,8 +220,9 @@ final class BenchCommand implements Runnable {
                     if (weightsRead < SLOW_PAGES * before) {
                         notes.add(String.format(Locale.ROOT, "the model's own pages read at %.2f GB/s, %.0f%%"
                                 + " of the %.2f GB/s fresh memory read: the memory under the model is slow, and"
-                                + " decoding is bound by it (docs/BENCHMARKS.md, \"Pages in memory\")", weightsRead / 1e9,
-                                100 * weightsRead / before, before / 1e9));
+                                + " decoding is bound by it (docs/BENCHMARKS.md, \"Pages in memory\")%s", weightsRead / 1e9,
+                                100 * weightsRead / before, before / 1e9,
+                                noMmap ? "" : "; --no-mmap reads the weights into memory of the process's own"));
                     }
                     // The warm-up in seconds, then the rounds in tokens: one bar for both gave the rounds' ETA the
                     // warm-up's seconds too (45 minutes on the first token of a one-minute run).
@@ -278,8 +281,8 @@ final class BenchCommand implements Runnable {
                 o.printf(Locale.ROOT, "bandwidth        %.2f GB/s read (%d threads over %d MB, best of %d passes before"
                         + " each round, median of the rounds; %.2f before the warm-up)%n", bandwidth / 1e9, n,
                         bandwidthMb, ROUND_PASSES, before / 1e9);
-                o.printf(Locale.ROOT, "weights read     %.2f GB/s (%d threads summing the model's own mapped pages,"
-                        + " best of 5)%n", weightsRead / 1e9, n);
+                o.printf(Locale.ROOT, "weights read     %.2f GB/s (%d threads summing the model's own %s pages,"
+                        + " best of 5)%n", weightsRead / 1e9, n, noMmap ? "in-memory (--no-mmap)" : "mapped");
                 if (!Double.isNaN(resident[0])) {
                     o.printf(Locale.ROOT, "in memory        %.1f%% of the weights' %,d pages%s as the rounds"
                             + " began, %.1f%% at their end%s%n", 100 * resident[0], MappedPages.pages(pages),
@@ -323,6 +326,7 @@ final class BenchCommand implements Runnable {
             root.put("bandwidth_before_warmup_bytes_per_s", before);
             root.put("weights_read_bytes_per_s", weightsRead);
             root.put("mlock", mlock);
+            root.put("no_mmap", noMmap);
             if (!Double.isNaN(resident[0])) {
                 root.put("resident_share_start", resident[0]);
                 root.put("resident_share_end", resident[1]);

@@ -12,7 +12,6 @@ import dev.turbosparse.model.tokenizer.StreamingDecoder;
 import dev.turbosparse.model.tokenizer.Tokenizer;
 import dev.turbosparse.runtime.Decoder;
 import dev.turbosparse.runtime.RuntimeGenerator;
-import dev.turbosparse.runtime.RuntimeLoader;
 import dev.turbosparse.runtime.RuntimeModel;
 import dev.turbosparse.runtime.TokenDecoder;
 
@@ -63,6 +62,9 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--mlock", description = "With --engine runtime: " + RuntimeEngine.MLOCK_HELP)
     boolean mlock;
+
+    @Option(names = "--no-mmap", description = "With --engine runtime: " + RuntimeEngine.NO_MMAP_HELP)
+    boolean noMmap;
 
     @Option(names = "--model", required = true, paramLabel = "PATH",
             description = "Hugging Face checkpoint folder with tokenizer.json, or a GGUF file (with --tokenizer).")
@@ -116,6 +118,10 @@ final class GenerateCommand implements Callable<Integer> {
             throw new Cli.UserError("--mlock locks the runtime engine's mapped weights; the djl engine copies them into"
                     + " PyTorch tensors. Use --engine runtime");
         }
+        if (noMmap && engine == Engine.djl) {
+            throw new Cli.UserError("--no-mmap is the runtime engine's; the djl engine copies the weights into PyTorch"
+                    + " tensors anyway. Use --engine runtime");
+        }
         if (mlock && device == RuntimeEngine.DeviceName.gpu) {
             throw new Cli.UserError("--mlock locks the weights the CPU reads; --device gpu copies them to the GPU");
         }
@@ -167,7 +173,7 @@ final class GenerateCommand implements Callable<Integer> {
             GenerationStats stats;
             if (engine == Engine.runtime) {
                 int context = (int) Math.min(config.maxPositionEmbeddings(), (long) ids.length + maxTokens);
-                try (RuntimeModel m = RuntimeLoader.load(source.path());
+                try (RuntimeModel m = RuntimeEngine.load(source.path(), noMmap);
                         TokenDecoder d = RuntimeEngine.open(m, mode.name(), context, threads, device)) {
                     RuntimeEngine.lock(m, mlock);
                     int[] prompt = java.util.Arrays.stream(ids).mapToInt(l -> (int) l).toArray();

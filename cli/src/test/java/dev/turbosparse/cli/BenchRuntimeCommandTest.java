@@ -56,12 +56,14 @@ class BenchRuntimeCommandTest {
                 + " aside\\))? as the rounds began, \\d+\\.\\d% at their end\n.*"), r.out());
 
         r = CliRun.of("bench", "runtime", "--model", model.toString(), "--tokens", "4", "--bandwidth-mb", "64",
-                "--modes", "dense", "--warmup-seconds", "0.2", "--mlock", "--format", "json");
+                "--modes", "dense", "--warmup-seconds", "0.2", "--mlock", "--no-mmap", "--format", "json");
         assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().matches("(?s).*--no-mmap: \\d+ MB of weights read into memory in \\d+\\.\\d s.*"), r.err());
         assertTrue(r.out().contains("\"warmup_seconds\":0.2"), r.out());
         assertTrue(r.out().matches("(?s).*\"bandwidth_before_warmup_bytes_per_s\":[0-9.E]+,.*\"bandwidth_share\":[0-9.E]+.*"),
                 r.out());
-        assertTrue(r.out().contains("\"mlock\":true,\"resident_share_start\":1.0,\"resident_share_end\":1.0"), r.out());
+        assertTrue(r.out().contains("\"mlock\":true,\"no_mmap\":true,\"resident_share_start\":1.0,\"resident_share_end\":1.0"),
+                r.out());
         assertTrue(r.err().matches("(?s).*--mlock: \\d+ MB of weights locked in memory.*"), r.err());
         CliRun negative = CliRun.of("bench", "runtime", "--model", model.toString(), "--warmup-seconds", "-1");
         assertEquals(1, negative.exit());

@@ -66,14 +66,22 @@ class GenerateCommandTest {
         CliRun djl = generate();
         assertEquals(0, djl.exit(), djl.err());
         for (String mode : new String[] {"dense", "exact"}) {
-            CliRun runtime = generate("--engine", "runtime", "--mode", mode, "--threads", "2", "--mlock");
+            // exact with the weights read into memory, not mapped
+            CliRun runtime = mode.equals("dense")
+                    ? generate("--engine", "runtime", "--mode", mode, "--threads", "2", "--mlock")
+                    : generate("--engine", "runtime", "--mode", mode, "--threads", "2", "--no-mmap");
             assertEquals(0, runtime.exit(), runtime.err());
             assertEquals(djl.out(), runtime.out(), mode + ": the same greedy tokens");
             assertTrue(runtime.err().contains("runtime engine " + mode), runtime.err());
+            assertEquals(mode.equals("exact"), runtime.err().matches("(?s).*--no-mmap: \\d+ MB of weights read into"
+                    + " memory in \\d+\\.\\d s.*"), runtime.err());
         }
         CliRun djlLock = generate("--mlock");
         assertEquals(1, djlLock.exit());
         assertTrue(djlLock.errorLine().contains("--mlock locks the runtime engine's mapped weights"), djlLock.err());
+        CliRun djlCopy = generate("--no-mmap");
+        assertEquals(1, djlCopy.exit());
+        assertTrue(djlCopy.errorLine().contains("--no-mmap is the runtime engine's"), djlCopy.err());
         CliRun swiglu = CliRun.of("generate", "--model", CliRun.root().resolve("models/tiny-mistral-swiglu").toString(),
                 "--prompt", "x", "--engine", "runtime", "--mode", "exact");
         assertEquals(1, swiglu.exit());

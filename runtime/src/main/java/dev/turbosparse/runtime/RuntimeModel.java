@@ -2,13 +2,17 @@ package dev.turbosparse.runtime;
 
 import dev.turbosparse.model.config.ModelConfig;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.LongConsumer;
 
 /**
  * A Mistral or Mixtral model as the runtime holds it: matrices where the file maps them (nothing copied but the
- * norms), and how the file arranges them.
+ * norms), or in the process's own memory ({@link #inMemory}), and how the file arranges them.
  *
  * @param rope how q and k rows are ordered within a head: HF's rotate-half order, or llama.cpp's interleaved pairs
  *     (GGUF files); the runtime rotates each the way its rows are stored
@@ -16,7 +20,7 @@ import java.util.List;
  * @param lmHead (vocab, hidden): the embeddings when they are tied
  * @param sparseThreshold a neuron is predicted active when its predictor score reaches it
  * @param source what the weights were read from, for messages
- * @param closer releases the mapped files
+ * @param closer releases the mapped files (or the memory the weights were read into)
  */
 public record RuntimeModel(ModelConfig config, Rope rope, Matrix embeddings, List<Layer> layers, float[] norm,
         Matrix lmHead, float sparseThreshold, String source, AutoCloseable closer) implements AutoCloseable {
@@ -83,6 +87,52 @@ public record RuntimeModel(ModelConfig config, Rope rope, Matrix embeddings, Lis
             }
         }
         return out;
+    }
+
+    /**
+     * The same model with every weight matrix read into memory of the process's own (anonymous memory, as llama.cpp's
+     * {@code --no-mmap} has it), the mapped files released: what the kernels then read no longer depends on where the
+     * page cache put the file's pages, nor on the kernel keeping them. This model is closed, whether or not the copy
+     * succeeds; the one returned frees the memory when it is closed.
+     *
+     * @param progress told the bytes copied so far, after each matrix
+     * @throws OutOfMemoryError when the memory cannot be had (after this model is closed)
+     */
+    public RuntimeModel inMemory(LongConsumer progress) {
+        Arena arena = Arena.ofShared();
+        boolean ok = false;
+        try {
+            Map<Matrix, Matrix> copies = new IdentityHashMap<>(); // a tied lm head stays the embeddings
+            long[] done = {0};
+            java.util.function.UnaryOperator<Matrix> copy = m -> m == null ? null : copies.computeIfAbsent(m, x -> {
+                MemorySegment to = arena.allocate(x.bytes(), 4096);
+                to.copyFrom(x.data().asSlice(0, x.bytes()));
+                done[0] += x.bytes();
+                progress.accept(done[0]);
+                return new Matrix(x.name(), x.type(), x.rows(), x.cols(), to);
+            });
+            List<Layer> ls = new ArrayList<>();
+            for (Layer l : layers) {
+                List<Ffn> fs = new ArrayList<>();
+                for (Ffn f : l.experts()) {
+                    Predictor p = f.predictor() == null ? null
+                            : new Predictor(copy.apply(f.predictor().fc1()), copy.apply(f.predictor().fc2()));
+                    fs.add(new Ffn(copy.apply(f.gate()), copy.apply(f.up()), copy.apply(f.down()), copy.apply(f.downT()),
+                            p));
+                }
+                ls.add(new Layer(l.inputNorm(), copy.apply(l.q()), copy.apply(l.k()), copy.apply(l.v()),
+                        copy.apply(l.o()), l.postNorm(), copy.apply(l.router()), List.copyOf(fs)));
+            }
+            RuntimeModel m = new RuntimeModel(config, rope, copy.apply(embeddings), List.copyOf(ls), norm,
+                    copy.apply(lmHead), sparseThreshold, source, arena::close);
+            ok = true;
+            return m;
+        } finally {
+            if (!ok) {
+                arena.close();
+            }
+            close();
+        }
     }
 
     /** Bytes of all weight matrices, as stored. */
