@@ -65,7 +65,7 @@ public final class Decoder implements TokenDecoder {
     private final float[][] values;
     /**
      * The same caches as F32 matrices, [layer][KV head], a position's vector per row, so that attention's scores are
-     * the kernels' dots (four positions at a time) and its weighted values their axpys.
+     * the kernels' dots (four positions at a time) and its weighted values their axpy.
      */
     private final Matrix[][] keyRows;
     private final Matrix[][] valueRows;
@@ -375,10 +375,6 @@ public final class Decoder implements TokenDecoder {
             float[] s = new float[position + 1]; // by position; those before the window unused
             float[] qh = new float[headDim];
             float[] oh = new float[headDim];
-            int[] window = new int[position - first + 1]; // the positions attended to
-            for (int i = 0; i < window.length; i++) {
-                window[i] = first + i;
-            }
             for (int hd = from; hd < to; hd++) {
                 int qo = hd * headDim;
                 int kvHead = hd / groups;
@@ -394,11 +390,10 @@ public final class Decoder implements TokenDecoder {
                     s[t] = (float) Math.exp(s[t] - max);
                     sum += s[t];
                 }
-                for (int t = first; t <= position; t++) {
-                    s[t] /= sum;
-                }
                 Arrays.fill(oh, 0);
-                k.axpys(vc[kvHead], window, position - first + 1, s, oh, 0, headDim);
+                for (int t = first; t <= position; t++) {
+                    k.axpy(vc[kvHead], t, s[t] / sum, oh, 0, headDim);
+                }
                 System.arraycopy(oh, 0, att, qo, headDim);
             }
         });

@@ -9,6 +9,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.LongConsumer;
+import java.util.function.UnaryOperator;
 
 /**
  * A Mistral or Mixtral model as the runtime holds it: matrices where the file maps them (nothing copied but the
@@ -104,7 +105,7 @@ public record RuntimeModel(ModelConfig config, Rope rope, Matrix embeddings, Lis
         try {
             Map<Matrix, Matrix> copies = new IdentityHashMap<>(); // a tied lm head stays the embeddings
             long[] done = {0};
-            java.util.function.UnaryOperator<Matrix> copy = m -> m == null ? null : copies.computeIfAbsent(m, x -> {
+            UnaryOperator<Matrix> copy = m -> m == null ? null : copies.computeIfAbsent(m, x -> {
                 MemorySegment to = arena.allocate(x.bytes(), 4096);
                 to.copyFrom(x.data().asSlice(0, x.bytes()));
                 done[0] += x.bytes();

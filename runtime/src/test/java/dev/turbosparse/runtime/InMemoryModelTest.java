@@ -3,7 +3,6 @@ package dev.turbosparse.runtime;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -43,7 +42,7 @@ class InMemoryModelTest {
                 assertFalse(s.isMapped(), "a copy is the process's own memory, not the file's");
             }
             assertEquals(total, progress.getLast(), "progress counts every byte copied");
-            assertTrue(progress.size() == after.size(), "progress after each matrix: " + progress.size());
+            assertEquals(after.size(), progress.size(), "progress after each matrix");
         }
         // the mapped file was released once copied
         assertThrows(IllegalStateException.class, () -> before.getFirst().get(ValueLayout.JAVA_BYTE, 0));

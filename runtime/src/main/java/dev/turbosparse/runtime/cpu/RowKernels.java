@@ -58,7 +58,7 @@ public interface RowKernels {
     }
 
     /** Refuses, naming {@code m}, an input shorter than its rows. */
-    private static void requireWidth(Matrix m, float[] x) {
+    static void requireWidth(Matrix m, float[] x) {
         if (x.length < m.cols()) {
             throw new IllegalArgumentException(m.name() + ": an input of " + x.length + " elements for rows of "
                     + m.cols());

@@ -222,10 +222,8 @@ public final class VectorKernels implements RowKernels {
      * the four; each row gives the bits {@link #dot} gives it.
      */
     private static void dotsF32(Matrix m, int[] rows, int from, int to, float[] x, float[] out) {
+        RowKernels.requireWidth(m, x);
         int n = (int) m.cols();
-        if (x.length < n) {
-            throw new IllegalArgumentException(m.name() + ": an input of " + x.length + " elements for rows of " + n);
-        }
         MemorySegment d = m.data();
         long rb = m.rowBytes();
         float[] four = new float[4];
