@@ -552,7 +552,11 @@ public final class Decoder implements TokenDecoder {
                 blockKept[b] = kept;
                 float[] y = partials[b];
                 Arrays.fill(y, 0);
-                k.axpys(downT, list, kept, h, y, 0, hidden);
+                if (mode == Mode.DENSE) { // four streams a quarter of the block apart (quarterOrder)
+                    k.axpys(downT, list, kept, h, y, 0, hidden);
+                } else {
+                    k.axpysScattered(downT, list, kept, h, y, 0, hidden);
+                }
             }
         });
         Arrays.fill(out, 0);

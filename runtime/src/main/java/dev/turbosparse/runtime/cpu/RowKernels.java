@@ -75,6 +75,14 @@ public interface RowKernels {
         }
     }
 
+    /**
+     * {@link #axpys} of rows scattered over {@code m} (a sparse mode's active neurons), which a kernel may read more of
+     * at once than it does of a whole range's rows; the same result, bit for bit.
+     */
+    default void axpysScattered(Matrix m, int[] rows, int n, float[] a, float[] y, int from, int to) {
+        axpys(m, rows, n, a, y, from, to);
+    }
+
     /** The kernels this machine runs fastest: the Vector API where it has lanes enough, else the scalar ones. */
     static RowKernels best() {
         return VectorKernels.supported() ? new VectorKernels() : new ScalarKernels();

@@ -191,6 +191,16 @@ public final class VectorKernels implements RowKernels {
         // Four rows at a time, x loaded once for them. Of a range of rows, the k-th of each quarter, so that the four
         // streams of reads are a quarter of the range apart, not neighbours; of a list, four listed rows in turn
         // (see the class comment).
+        long rb = m.rowBytes();
+        if (rows != null && f16) { // listed F16 rows: eight at a time first
+            float[] eight = new float[8];
+            for (; to - from >= 8; from += 8) {
+                dotF16Pairs8(d, rows, from, rb, xe, xo, pairs, eight);
+                for (int i = 0; i < 8; i++) {
+                    out[rows[from + i]] = finish(m, rows[from + i], eight[i], tail, x);
+                }
+            }
+        }
         int groups = (to - from) / 4;
         int q = rows == null ? groups : 1;
         int step = rows == null ? 1 : 4;
@@ -199,7 +209,6 @@ public final class VectorKernels implements RowKernels {
             int r1 = rows == null ? k + q : rows[k + q];
             int r2 = rows == null ? k + 2 * q : rows[k + 2 * q];
             int r3 = rows == null ? k + 3 * q : rows[k + 3 * q];
-            long rb = m.rowBytes();
             if (f16) {
                 dotF16Pairs4(d, r0 * rb, r1 * rb, r2 * rb, r3 * rb, xe, xo, pairs, four);
             } else {
@@ -269,6 +278,17 @@ public final class VectorKernels implements RowKernels {
 
     @Override
     public void axpys(Matrix m, int[] rows, int n, float[] a, float[] y, int from, int to) {
+        axpys(m, rows, n, a, y, from, to, 4);
+    }
+
+    /** F16 rows eight at a time (see the class comment). */
+    @Override
+    public void axpysScattered(Matrix m, int[] rows, int n, float[] a, float[] y, int from, int to) {
+        axpys(m, rows, n, a, y, from, to, 8);
+    }
+
+    /** {@link #axpys}, F16 rows {@code f16Group} (4 or 8) at a time, BF16 rows four. */
+    private void axpys(Matrix m, int[] rows, int n, float[] a, float[] y, int from, int to, int f16Group) {
         GgmlType t = m.type();
         boolean f16 = t == GgmlType.F16;
         if (n == 0 || !(f16 || t == GgmlType.BF16) || (from & 1) != 0 || to - from < 2) {
@@ -281,7 +301,8 @@ public final class VectorKernels implements RowKernels {
         float[] ye = new float[pairs];
         float[] yo = new float[pairs];
         float[] yt = new float[to - tailFrom];
-        int[] group = new int[4];
+        int size = f16 ? f16Group : 4; // rows added at once
+        int[] group = new int[size];
         int g = 0;
         for (int k = 0; k < n; k++) {
             int r = rows[k];
@@ -290,8 +311,8 @@ public final class VectorKernels implements RowKernels {
                 continue;
             }
             group[g++] = r;
-            if (g == 4) {
-                addRows(m, group, 4, a, ye, yo, yt, from, pairs, tailFrom, to);
+            if (g == size) {
+                addRows(m, group, size, a, ye, yo, yt, from, pairs, tailFrom, to);
                 g = 0;
             }
         }
@@ -306,9 +327,10 @@ public final class VectorKernels implements RowKernels {
     }
 
     /**
-     * Adds the first {@code g} rows of {@code group}, each times its {@code a}, into the split output and the tail,
-     * four at once when there are four. Each output element receives the rows in the group's order, whether four at
-     * once or one by one, so the grouping does not change a bit.
+     * Adds the first {@code g} rows of {@code group}, each times its {@code a}, into the split output and the tail:
+     * eight F16 rows at once when there are eight, else the first four at once when there are four or more, the rest
+     * one by one. Each output element receives the rows in the group's order however they are grouped, so the
+     * grouping does not change a bit.
      */
     private void addRows(Matrix m, int[] group, int g, float[] a, float[] ye, float[] yo, float[] yt, int from,
             int pairs, int tailFrom, int to) {
@@ -316,7 +338,19 @@ public final class VectorKernels implements RowKernels {
         long rb = m.rowBytes();
         boolean f16 = m.type() == GgmlType.F16;
         int vectorPairs = pairs / L * L;
-        if (g == 4) {
+        int done = 0;
+        if (g == 8 && f16) {
+            float[] scaled = new float[8];
+            for (int i = 0; i < 8; i++) {
+                scaled[i] = a[group[i]] * F16_SCALE;
+            }
+            if (axpyF16Pairs8(d, group, rb, 2L * from, scaled, ye, yo, pairs)) {
+                for (int i = 0; i < 8; i++) { // adds nothing for a row without one
+                    specialsF16(d, group[i] * rb + 2L * from, a[group[i]], ye, yo, vectorPairs);
+                }
+            }
+            done = 8;
+        } else if (g >= 4) {
             long b0 = group[0] * rb + 2L * from;
             long b1 = group[1] * rb + 2L * from;
             long b2 = group[2] * rb + 2L * from;
@@ -332,17 +366,17 @@ public final class VectorKernels implements RowKernels {
             } else {
                 axpyBF16Pairs4(d, b0, b1, b2, b3, a[group[0]], a[group[1]], a[group[2]], a[group[3]], ye, yo, pairs);
             }
-        } else {
-            for (int i = 0; i < g; i++) {
-                long base = group[i] * rb + 2L * from;
-                float ar = a[group[i]];
-                if (f16) {
-                    if (axpyF16Pairs(d, base, ar * F16_SCALE, ye, yo, pairs)) {
-                        specialsF16(d, base, ar, ye, yo, vectorPairs);
-                    }
-                } else {
-                    axpyBF16Pairs(d, base, ar, ye, yo, pairs);
+            done = 4;
+        }
+        for (int i = done; i < g; i++) {
+            long base = group[i] * rb + 2L * from;
+            float ar = a[group[i]];
+            if (f16) {
+                if (axpyF16Pairs(d, base, ar * F16_SCALE, ye, yo, pairs)) {
+                    specialsF16(d, base, ar, ye, yo, vectorPairs);
                 }
+            } else {
+                axpyBF16Pairs(d, base, ar, ye, yo, pairs);
             }
         }
         for (int i = 0; i < g; i++) {
@@ -389,6 +423,120 @@ public final class VectorKernels implements RowKernels {
             acc = acc.add(acc.rearrange(SWAP_ONE));
         }
         return acc.lane(0);
+    }
+
+    /**
+     * {@link #dotF16Pairs} for the eight listed rows {@code rows[k..k+7]} at once, into {@code out[0..7]}: eight
+     * streams of reads in flight where {@link #dotF16Pairs4} has four, for rows scattered over a matrix (see the class
+     * comment). One search for infinities and NaNs serves the eight (the registers are all taken); when it finds one,
+     * the eight rows are read again one by one, which gives each the same bits as here.
+     */
+    private static void dotF16Pairs8(MemorySegment d, int[] rows, int k, long rb, float[] xe, float[] xo, int pairs,
+            float[] out) {
+        long b0 = rows[k] * rb;
+        long b1 = rows[k + 1] * rb;
+        long b2 = rows[k + 2] * rb;
+        long b3 = rows[k + 3] * rb;
+        long b4 = rows[k + 4] * rb;
+        long b5 = rows[k + 5] * rb;
+        long b6 = rows[k + 6] * rb;
+        long b7 = rows[k + 7] * rb;
+        FloatVector e0 = FloatVector.zero(F);
+        FloatVector o0 = FloatVector.zero(F);
+        FloatVector e1 = FloatVector.zero(F);
+        FloatVector o1 = FloatVector.zero(F);
+        FloatVector e2 = FloatVector.zero(F);
+        FloatVector o2 = FloatVector.zero(F);
+        FloatVector e3 = FloatVector.zero(F);
+        FloatVector o3 = FloatVector.zero(F);
+        FloatVector e4 = FloatVector.zero(F);
+        FloatVector o4 = FloatVector.zero(F);
+        FloatVector e5 = FloatVector.zero(F);
+        FloatVector o5 = FloatVector.zero(F);
+        FloatVector e6 = FloatVector.zero(F);
+        FloatVector o6 = FloatVector.zero(F);
+        FloatVector e7 = FloatVector.zero(F);
+        FloatVector o7 = FloatVector.zero(F);
+        ShortVector max = ShortVector.zero(SI);
+        for (int j = 0; j <= pairs - L; j += L) {
+            FloatVector ve = FloatVector.fromArray(F, xe, j);
+            FloatVector vo = FloatVector.fromArray(F, xo, j);
+            IntVector i0 = IntVector.fromMemorySegment(I, d, b0 + 4L * j, LE);
+            IntVector i1 = IntVector.fromMemorySegment(I, d, b1 + 4L * j, LE);
+            IntVector i2 = IntVector.fromMemorySegment(I, d, b2 + 4L * j, LE);
+            IntVector i3 = IntVector.fromMemorySegment(I, d, b3 + 4L * j, LE);
+            IntVector i4 = IntVector.fromMemorySegment(I, d, b4 + 4L * j, LE);
+            IntVector i5 = IntVector.fromMemorySegment(I, d, b5 + 4L * j, LE);
+            IntVector i6 = IntVector.fromMemorySegment(I, d, b6 + 4L * j, LE);
+            IntVector i7 = IntVector.fromMemorySegment(I, d, b7 + 4L * j, LE);
+            max = max.max(i0.reinterpretAsShorts().and((short) 0x7FFF))
+                    .max(i1.reinterpretAsShorts().and((short) 0x7FFF))
+                    .max(i2.reinterpretAsShorts().and((short) 0x7FFF))
+                    .max(i3.reinterpretAsShorts().and((short) 0x7FFF))
+                    .max(i4.reinterpretAsShorts().and((short) 0x7FFF))
+                    .max(i5.reinterpretAsShorts().and((short) 0x7FFF))
+                    .max(i6.reinterpretAsShorts().and((short) 0x7FFF))
+                    .max(i7.reinterpretAsShorts().and((short) 0x7FFF));
+            e0 = i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(ve, e0);
+            o0 = i0.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(vo, o0);
+            e1 = i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(ve, e1);
+            o1 = i1.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(vo, o1);
+            e2 = i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(ve, e2);
+            o2 = i2.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(vo, o2);
+            e3 = i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(ve, e3);
+            o3 = i3.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(vo, o3);
+            e4 = i4.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(ve, e4);
+            o4 = i4.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(vo, o4);
+            e5 = i5.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(ve, e5);
+            o5 = i5.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(vo, o5);
+            e6 = i6.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(ve, e6);
+            o6 = i6.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(vo, o6);
+            e7 = i7.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(ve, e7);
+            o7 = i7.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(vo, o7);
+        }
+        if (max.reduceLanes(VectorOperators.MAX) >= 0x7C00) { // rare: each row alone, NaN where it holds one
+            for (int i = 0; i < 8; i++) {
+                out[i] = dotF16Pairs(d, rows[k + i] * rb, xe, xo, pairs);
+            }
+            return;
+        }
+        FloatVector s0 = e0.add(o0);
+        FloatVector s1 = e1.add(o1);
+        FloatVector s2 = e2.add(o2);
+        FloatVector s3 = e3.add(o3);
+        FloatVector s4 = e4.add(o4);
+        FloatVector s5 = e5.add(o5);
+        FloatVector s6 = e6.add(o6);
+        FloatVector s7 = e7.add(o7);
+        // the tree of dotF16Pairs4, once for rows 0-3 and once for rows 4-7
+        FloatVector s01 = s0.blend(s1, HIGH_HALF).add(s1.blend(s0, HIGH_HALF).rearrange(SWAP_HALF));
+        FloatVector s23 = s2.blend(s3, HIGH_HALF).add(s3.blend(s2, HIGH_HALF).rearrange(SWAP_HALF));
+        FloatVector s45 = s4.blend(s5, HIGH_HALF).add(s5.blend(s4, HIGH_HALF).rearrange(SWAP_HALF));
+        FloatVector s67 = s6.blend(s7, HIGH_HALF).add(s7.blend(s6, HIGH_HALF).rearrange(SWAP_HALF));
+        FloatVector lo = s01.blend(s23, ODD_QUARTERS).add(s23.blend(s01, ODD_QUARTERS).rearrange(SWAP_QUARTER));
+        FloatVector hi = s45.blend(s67, ODD_QUARTERS).add(s67.blend(s45, ODD_QUARTERS).rearrange(SWAP_QUARTER));
+        lo = lo.add(lo.rearrange(SWAP_EIGHTH));
+        hi = hi.add(hi.rearrange(SWAP_EIGHTH));
+        if (L == 16) {
+            lo = lo.add(lo.rearrange(SWAP_ONE));
+            hi = hi.add(hi.rearrange(SWAP_ONE));
+        }
+        out[0] = lo.lane(0);
+        out[1] = lo.lane(L / 2);
+        out[2] = lo.lane(L / 4);
+        out[3] = lo.lane(3 * L / 4);
+        out[4] = hi.lane(0);
+        out[5] = hi.lane(L / 2);
+        out[6] = hi.lane(L / 4);
+        out[7] = hi.lane(3 * L / 4);
     }
 
     /** {@link #dotF16Pairs} for four rows at once, into {@code out[0..3]}. */
@@ -591,6 +739,79 @@ public final class VectorKernels implements RowKernels {
                 | (m1.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? 2 : 0)
                 | (m2.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? 4 : 0)
                 | (m3.reduceLanes(VectorOperators.MAX) >= 0x7C00 ? 8 : 0);
+    }
+
+    /**
+     * {@link #axpyF16Pairs} for the eight rows of {@code group} at once, their slices {@code offset} bytes into the
+     * rows ({@code scaled}: their a · 2^112), each added in turn into every output vector; whether any of them holds an
+     * infinity or a NaN (one search for the eight: the registers are all taken).
+     */
+    private static boolean axpyF16Pairs8(MemorySegment d, int[] group, long rb, long offset, float[] scaled,
+            float[] ye, float[] yo, int pairs) {
+        long b0 = group[0] * rb + offset;
+        long b1 = group[1] * rb + offset;
+        long b2 = group[2] * rb + offset;
+        long b3 = group[3] * rb + offset;
+        long b4 = group[4] * rb + offset;
+        long b5 = group[5] * rb + offset;
+        long b6 = group[6] * rb + offset;
+        long b7 = group[7] * rb + offset;
+        FloatVector v0 = FloatVector.broadcast(F, scaled[0]);
+        FloatVector v1 = FloatVector.broadcast(F, scaled[1]);
+        FloatVector v2 = FloatVector.broadcast(F, scaled[2]);
+        FloatVector v3 = FloatVector.broadcast(F, scaled[3]);
+        FloatVector v4 = FloatVector.broadcast(F, scaled[4]);
+        FloatVector v5 = FloatVector.broadcast(F, scaled[5]);
+        FloatVector v6 = FloatVector.broadcast(F, scaled[6]);
+        FloatVector v7 = FloatVector.broadcast(F, scaled[7]);
+        ShortVector max = ShortVector.zero(SI);
+        for (int j = 0; j <= pairs - L; j += L) {
+            IntVector i0 = IntVector.fromMemorySegment(I, d, b0 + 4L * j, LE);
+            IntVector i1 = IntVector.fromMemorySegment(I, d, b1 + 4L * j, LE);
+            IntVector i2 = IntVector.fromMemorySegment(I, d, b2 + 4L * j, LE);
+            IntVector i3 = IntVector.fromMemorySegment(I, d, b3 + 4L * j, LE);
+            IntVector i4 = IntVector.fromMemorySegment(I, d, b4 + 4L * j, LE);
+            IntVector i5 = IntVector.fromMemorySegment(I, d, b5 + 4L * j, LE);
+            IntVector i6 = IntVector.fromMemorySegment(I, d, b6 + 4L * j, LE);
+            IntVector i7 = IntVector.fromMemorySegment(I, d, b7 + 4L * j, LE);
+            max = max.max(i0.reinterpretAsShorts().and((short) 0x7FFF))
+                    .max(i1.reinterpretAsShorts().and((short) 0x7FFF))
+                    .max(i2.reinterpretAsShorts().and((short) 0x7FFF))
+                    .max(i3.reinterpretAsShorts().and((short) 0x7FFF))
+                    .max(i4.reinterpretAsShorts().and((short) 0x7FFF))
+                    .max(i5.reinterpretAsShorts().and((short) 0x7FFF))
+                    .max(i6.reinterpretAsShorts().and((short) 0x7FFF))
+                    .max(i7.reinterpretAsShorts().and((short) 0x7FFF));
+            FloatVector e = FloatVector.fromArray(F, ye, j);
+            e = i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(v0, e);
+            e = i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(v1, e);
+            e = i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(v2, e);
+            e = i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(v3, e);
+            e = i4.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(v4, e);
+            e = i5.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(v5, e);
+            e = i6.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(v6, e);
+            e = i7.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000)
+                    .reinterpretAsFloats().fma(v7, e);
+            e.intoArray(ye, j);
+            FloatVector o = FloatVector.fromArray(F, yo, j);
+            o = i0.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(v0, o);
+            o = i1.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(v1, o);
+            o = i2.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(v2, o);
+            o = i3.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(v3, o);
+            o = i4.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(v4, o);
+            o = i5.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(v5, o);
+            o = i6.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(v6, o);
+            o = i7.lanewise(VectorOperators.ASHR, 3).and(0x8FFF_E000).reinterpretAsFloats().fma(v7, o);
+            o.intoArray(yo, j);
+        }
+        return max.reduceLanes(VectorOperators.MAX) >= 0x7C00;
     }
 
     /** {@link #axpyBF16Pairs} for four rows at once, each added in turn into every output vector. */

@@ -138,7 +138,8 @@ class KernelsTest {
                     }
                     assertEquals(y1[j], y2[j], 1e-6 * scale, type + " axpys [" + cFrom + ", " + cTo + ") of " + cols + " at " + j);
                 }
-                // rows of weight zero among them (what dense adds and exact leaves out) change no bit of the rest
+                // rows of weight zero among them (what dense adds and exact leaves out) change no bit of the rest,
+                // nor does reading the rest as scattered rows (exact's axpysScattered), eight F16 rows at a time
                 int[] padded = new int[rows];
                 float[] a0 = a.clone();
                 int m2 = 0;
@@ -157,7 +158,7 @@ class KernelsTest {
                 for (int j = 0; j < cols; j++) {
                     y3[j] = y4[j] = 1f + r.nextFloat();
                 }
-                vec.axpys(m, list, n, a, y3, cFrom, cTo);
+                vec.axpysScattered(m, list, n, a, y3, cFrom, cTo);
                 vec.axpys(m, padded, m2, a0, y4, cFrom, cTo);
                 for (int j = 0; j < cols; j++) {
                     assertEquals(Float.floatToIntBits(y3[j]), Float.floatToIntBits(y4[j]), type + " with zero rows, at " + j);
@@ -261,7 +262,7 @@ class KernelsTest {
     }
 
     @Test
-    void fourHalfPrecisionRowsAtOnceGiveWhatExactWideningGivesWithAnInfinityOrNaNInOneOfThem() {
+    void manyHalfPrecisionRowsAtOnceGiveWhatExactWideningGivesWithAnInfinityOrNaNInOneOfThem() {
         ScalarKernels ref = new ScalarKernels();
         Random r = new Random(29);
         short[] specials = {0x7C00, (short) 0xFC00, 0x7E00, (short) 0xFE01};
@@ -283,10 +284,16 @@ class KernelsTest {
                 }
                 float[] out = new float[rows];
                 vec.dots(m, null, 0, rows, vec.prepare(x, cols, GgmlType.F16), out);
-                float[] a = new float[rows];
                 int[] all = new int[rows];
                 for (int i = 0; i < rows; i++) {
                     all[i] = i;
+                }
+                float[] listed = new float[rows]; // eight listed rows at once, then four, then one by one
+                vec.dots(m, all, 0, rows, vec.prepare(x, cols, GgmlType.F16), listed);
+                float[] a = new float[rows];
+                for (int i = 0; i < rows; i++) {
+                    assertEquals(Float.floatToIntBits(out[i]), Float.floatToIntBits(listed[i]),
+                            "trial " + trial + ", row " + i + " listed");
                     a[i] = (float) r.nextGaussian();
                     float want = ref.dot(m, i, x);
                     if (special && i == row) {
@@ -301,12 +308,16 @@ class KernelsTest {
                     ref.axpy(m, k, a[k], y1, 0, cols);
                 }
                 vec.axpys(m, all, rows, a, y2, 0, cols);
+                float[] y3 = new float[cols];
+                vec.axpysScattered(m, all, rows, a, y3, 0, cols); // eight at a time
                 for (int c = 0; c < cols; c++) {
                     if (special && c == col) {
                         assertEquals(y1[c], y2[c], 0f, "trial " + trial + ", the column of the special element");
                     } else {
                         assertEquals(y1[c], y2[c], 1e-4f * rows, "trial " + trial + ", column " + c);
                     }
+                    assertEquals(Float.floatToIntBits(y2[c]), Float.floatToIntBits(y3[c]),
+                            "trial " + trial + ", column " + c + " scattered");
                 }
             }
         }
