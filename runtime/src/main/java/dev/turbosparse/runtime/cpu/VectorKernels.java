@@ -49,13 +49,19 @@ import jdk.incubator.vector.VectorSpecies;
  * that, and for a row holding infinities or NaNs (found by a max over its bits as it is read), the general kernels
  * give the answer. Rows go four at a time: four streams of reads in flight, which is what the scattered rows of the
  * sparse modes need (one thread read a random eighth of a matrix's rows at 8-10 GB/s so, 5-6 one by one). A row
- * gives the same bits in a group of four as by itself, and an output element receives its rows in the same order.
+ * gives the same bits in a group of four (or eight) as by itself, and an output element receives its rows in the same
+ * order.
  *
  * <p>Of a range of rows, the four rows of a {@link #dots} group are a quarter of the range apart, not neighbours. Four
  * neighbouring rows of a 2048-wide F16 matrix are four streams exactly 4 KiB apart, and this machine (AMD EPYC,
  * 2 threads) read them at 23-27 GB/s, with or without the arithmetic, where the same four streams a quarter of the
  * range apart read at 28-35 GB/s, as fast as one row after the other (docs/BENCHMARKS.md). Of a list of rows, already
- * apart, a group is four listed rows in turn, which read 5-6% faster than four a quarter of the list apart.
+ * apart, a group is four listed rows in turn, which read 5-6% faster than four a quarter of the list apart; listed
+ * F16 rows, and the F16 rows of {@link #axpysScattered}, go eight at a time. In a harness over 1 GiB of fresh
+ * memory (2 threads, a random fifth of the 4 KiB rows) eight listed rows at once read 7-20% faster than four, and
+ * sixteen no faster than eight; the decoder's up rows took 13% less time, its down rows 8% less. A whole range read
+ * as eight streams, or as four streams two neighbouring rows at a time, was slower than four streams: dense keeps its
+ * four. BF16 has no eight-row kernels.
  */
 public final class VectorKernels implements RowKernels {
 
