@@ -37,6 +37,20 @@ public final class MappedPages {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
     private static final MethodHandle MLOCK = find("mlock",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle MADVISE = find("madvise",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    /** Linux's MADV_HUGEPAGE: back the range with transparent huge pages. */
+    private static final int MADV_HUGEPAGE = 14;
+    private static final MethodHandle MMAP = find("mmap", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS,
+            ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+    private static final MethodHandle MUNMAP = find("munmap",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    /** PROT_READ | PROT_WRITE. */
+    private static final int PROT_READ_WRITE = 0x1 | 0x2;
+    /** Linux's MAP_PRIVATE | MAP_ANONYMOUS. */
+    private static final int MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
+    /** The size of a transparent huge page on x86-64 and most arm64 kernels. */
+    public static final long HUGE_PAGE = 2L << 20;
     private static final MethodHandle STRERROR = LINKER.defaultLookup().find("strerror")
             .map(s -> LINKER.downcallHandle(s, FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT)))
             .orElse(null);
@@ -176,6 +190,46 @@ public final class MappedPages {
             throw new IllegalStateException("mlock failed: " + t, t);
         }
         return locked;
+    }
+
+    /**
+     * Fresh memory of the process's own, {@code bytes} long and freed when {@code arena} closes, for data about to be
+     * written once (weights read in). On Linux it is an anonymous mapping advised for transparent huge pages
+     * ({@code madvise(MADV_HUGEPAGE)}) before its first touch, which the kernel then backs with 2 MiB pages where the
+     * system's setting allows it ({@code always} or {@code madvise} in /sys/kernel/mm/transparent_hugepage/enabled):
+     * one page fault where there were 512, one entry in the address translation caches. {@link Arena#allocate} cannot
+     * give that: it zeroes what it allocates, which faults every 4 KiB page in before any advice. Elsewhere, or when
+     * the C library refuses the mapping, it is {@code arena.allocate(bytes, 4096)}.
+     *
+     * @throws OutOfMemoryError when neither way gets the memory
+     */
+    public static MemorySegment allocateHugePages(long bytes, Arena arena) {
+        if (MMAP == null || MUNMAP == null || MADVISE == null || !System.getProperty("os.name", "").startsWith("Linux")
+                || bytes <= 0) {
+            return arena.allocate(Math.max(bytes, 1), 4096);
+        }
+        long length = Math.ceilDiv(bytes, HUGE_PAGE) * HUGE_PAGE;
+        MemorySegment at;
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment state = call.allocate(CALL_STATE);
+            at = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, length, PROT_READ_WRITE,
+                    MAP_PRIVATE_ANONYMOUS, -1, 0L);
+            if (at.address() == -1L) { // MAP_FAILED
+                return arena.allocate(bytes, 4096);
+            }
+            int ignored = (int) MADVISE.invokeExact(state, at, length, MADV_HUGEPAGE); // advice: 4 KiB pages if refused
+        } catch (Throwable t) {
+            throw new IllegalStateException("mmap of " + length + " bytes failed: " + t, t);
+        }
+        return at.reinterpret(bytes, arena, s -> unmap(s.address(), length));
+    }
+
+    private static void unmap(long address, long length) {
+        try (Arena call = Arena.ofConfined()) {
+            int ignored = (int) MUNMAP.invokeExact(call.allocate(CALL_STATE), MemorySegment.ofAddress(address), length);
+        } catch (Throwable t) {
+            throw new IllegalStateException("munmap failed: " + t, t);
+        }
     }
 
     private static String strerror(int errno) {

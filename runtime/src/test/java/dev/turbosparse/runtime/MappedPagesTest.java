@@ -11,6 +11,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
@@ -28,6 +29,38 @@ class MappedPagesTest {
     @BeforeAll
     static void onLinuxOrMac() {
         assumeTrue(MappedPages.available(), "mincore and mlock are not in this platform's C library");
+    }
+
+    @Test
+    void memoryForWeightsComesInHugePagesWhereTheSystemAllowsThem() throws IOException {
+        Path setting = Path.of("/sys/kernel/mm/transparent_hugepage/enabled");
+        assumeTrue(Files.isReadable(setting) && !Files.readString(setting).contains("[never]"),
+                "no transparent huge pages here");
+        long huge = MappedPages.HUGE_PAGE;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = MappedPages.allocateHugePages(4 * huge, arena);
+            assertEquals(4 * huge, s.byteSize());
+            s.fill((byte) 1); // the first touch: faults the pages in
+            long kb = anonHugePagesKb(s.address());
+            // all four unless the kernel found no free 2 MiB of physical memory
+            assertTrue(kb >= huge >> 10, kb + " kB of huge pages under the 8 MiB allocated");
+        }
+    }
+
+    /** The AnonHugePages of the mapping in /proc/self/smaps that holds {@code address}. */
+    private static long anonHugePagesKb(long address) throws IOException {
+        boolean inside = false;
+        for (String line : Files.readAllLines(Path.of("/proc/self/smaps"))) {
+            int dash = line.indexOf('-');
+            if (dash > 0 && line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
+                long from = Long.parseUnsignedLong(line.substring(0, dash), 16);
+                long to = Long.parseUnsignedLong(line.substring(dash + 1, line.indexOf(' ')), 16);
+                inside = address >= from && address < to;
+            } else if (inside && line.startsWith("AnonHugePages:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        throw new AssertionError("no mapping in /proc/self/smaps holds 0x" + Long.toHexString(address));
     }
 
     @Test
