@@ -135,7 +135,10 @@ public record RuntimeModel(ModelConfig config, Rope rope, Matrix embeddings, Lis
         }
     }
 
-    /** This model with {@code f} applied to each of its weight matrices (absent ones stay null), released by {@code closer}. */
+    /**
+     * This model with {@code f} applied to each of its weight matrices (absent ones stay null), released by
+     * {@code closer}.
+     */
     private RuntimeModel withMatrices(UnaryOperator<Matrix> f, AutoCloseable closer) {
         UnaryOperator<Matrix> g = m -> m == null ? null : f.apply(m);
         Matrix e = g.apply(embeddings);
