@@ -5,9 +5,11 @@ import dev.turbosparse.model.config.ModelConfig;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.LongConsumer;
 import java.util.function.UnaryOperator;
 
@@ -64,29 +66,19 @@ public record RuntimeModel(ModelConfig config, Rope rope, Matrix embeddings, Lis
 
     /** Every weight matrix's bytes where they lie (the embeddings once when the lm head is tied to them). */
     public List<MemorySegment> weightSegments() {
-        List<MemorySegment> out = new ArrayList<>();
-        out.add(embeddings.data());
-        if (lmHead != embeddings) {
-            out.add(lmHead.data());
-        }
-        for (Layer l : layers) {
-            for (Matrix m : new Matrix[] {l.q(), l.k(), l.v(), l.o(), l.router()}) {
-                if (m != null) {
-                    out.add(m.data());
-                }
+        return matrices().stream().map(Matrix::data).toList();
+    }
+
+    /** Every weight matrix once (a tied lm head is the embeddings), in the order {@link #withMatrices} visits them. */
+    private List<Matrix> matrices() {
+        Set<Matrix> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        List<Matrix> out = new ArrayList<>();
+        withMatrices(m -> {
+            if (seen.add(m)) {
+                out.add(m);
             }
-            for (Ffn f : l.experts()) {
-                for (Matrix m : new Matrix[] {f.gate(), f.up(), f.down(), f.downT()}) {
-                    if (m != null) {
-                        out.add(m.data());
-                    }
-                }
-                if (f.predictor() != null) {
-                    out.add(f.predictor().fc1().data());
-                    out.add(f.predictor().fc2().data());
-                }
-            }
-        }
+            return m;
+        }, closer);
         return out;
     }
 
@@ -105,18 +97,14 @@ public record RuntimeModel(ModelConfig config, Rope rope, Matrix embeddings, Lis
         Arena arena = Arena.ofShared();
         boolean ok = false;
         try {
-            Map<Matrix, Long> offsets = new IdentityHashMap<>(); // a tied lm head stays the embeddings
-            long[] size = {0};
-            withMatrices(m -> {
-                offsets.computeIfAbsent(m, x -> {
-                    long at = size[0];
-                    size[0] = Math.ceilDiv(at + x.bytes(), 4096) * 4096;
-                    return at;
-                });
-                return m;
-            }, closer);
-            MemorySegment block = MappedPages.allocateHugePages(size[0], arena);
-            Map<Matrix, Matrix> copies = new IdentityHashMap<>();
+            Map<Matrix, Long> offsets = new IdentityHashMap<>();
+            long size = 0;
+            for (Matrix x : matrices()) {
+                offsets.put(x, size);
+                size = Math.ceilDiv(size + x.bytes(), 4096) * 4096;
+            }
+            MemorySegment block = MappedPages.allocateHugePages(size, arena);
+            Map<Matrix, Matrix> copies = new IdentityHashMap<>(); // a tied lm head stays the embeddings
             long[] done = {0};
             RuntimeModel m = withMatrices(x -> copies.computeIfAbsent(x, y -> {
                 MemorySegment to = block.asSlice(offsets.get(y), y.bytes());
