@@ -57,11 +57,11 @@ import jdk.incubator.vector.VectorSpecies;
  * 2 threads) read them at 23-27 GB/s, with or without the arithmetic, where the same four streams a quarter of the
  * range apart read at 28-35 GB/s, as fast as one row after the other (docs/BENCHMARKS.md). Of a list of rows, already
  * apart, a group is four listed rows in turn, which read 5-6% faster than four a quarter of the list apart; listed
- * F16 rows, and the F16 rows of {@link #axpysScattered}, go eight at a time. In a harness over 1 GiB of fresh
+ * rows, and the rows of {@link #axpysScattered}, go eight at a time (F16 and BF16). In a harness over 1 GiB of fresh
  * memory (2 threads, a random fifth of the 4 KiB rows) eight listed rows at once read 7-20% faster than four, and
- * sixteen no faster than eight; the decoder's up rows took 13% less time, its down rows 8% less. A whole range read
- * as eight streams, or as four streams two neighbouring rows at a time, was slower than four streams: dense keeps its
- * four. BF16 has no eight-row kernels.
+ * sixteen no faster than eight; the decoder's F16 up rows took 13% less time, its down rows 8% less, and its BF16 ones
+ * 12% and 11% less. A whole range read as eight streams, or as four streams two neighbouring rows at a time, was
+ * slower than four streams: dense keeps its four.
  */
 public final class VectorKernels implements RowKernels {
 
@@ -198,10 +198,14 @@ public final class VectorKernels implements RowKernels {
         // streams of reads are a quarter of the range apart, not neighbours; of a list, four listed rows in turn
         // (see the class comment).
         long rb = m.rowBytes();
-        if (rows != null && f16) { // listed F16 rows: eight at a time first
+        if (rows != null) { // listed rows: eight at a time first
             float[] eight = new float[8];
             for (; to - from >= 8; from += 8) {
-                dotF16Pairs8(d, rows, from, rb, xe, xo, pairs, eight);
+                if (f16) {
+                    dotF16Pairs8(d, rows, from, rb, xe, xo, pairs, eight);
+                } else {
+                    dotBF16Pairs8(d, rows, from, rb, xe, xo, pairs, eight);
+                }
                 for (int i = 0; i < 8; i++) {
                     out[rows[from + i]] = finish(m, rows[from + i], eight[i], tail, x);
                 }
@@ -287,14 +291,14 @@ public final class VectorKernels implements RowKernels {
         axpys(m, rows, n, a, y, from, to, 4);
     }
 
-    /** F16 rows eight at a time (see the class comment). */
+    /** F16 and BF16 rows eight at a time (see the class comment). */
     @Override
     public void axpysScattered(Matrix m, int[] rows, int n, float[] a, float[] y, int from, int to) {
         axpys(m, rows, n, a, y, from, to, 8);
     }
 
-    /** {@link #axpys}, F16 rows {@code f16Group} (4 or 8) at a time, BF16 rows four. */
-    private void axpys(Matrix m, int[] rows, int n, float[] a, float[] y, int from, int to, int f16Group) {
+    /** {@link #axpys}, F16 and BF16 rows {@code size} (4 or 8) at a time. */
+    private void axpys(Matrix m, int[] rows, int n, float[] a, float[] y, int from, int to, int size) {
         GgmlType t = m.type();
         boolean f16 = t == GgmlType.F16;
         if (n == 0 || !(f16 || t == GgmlType.BF16) || (from & 1) != 0 || to - from < 2) {
@@ -307,7 +311,6 @@ public final class VectorKernels implements RowKernels {
         float[] ye = new float[pairs];
         float[] yo = new float[pairs];
         float[] yt = new float[to - tailFrom];
-        int size = f16 ? f16Group : 4; // rows added at once
         int[] group = new int[size];
         int g = 0;
         for (int k = 0; k < n; k++) {
@@ -334,7 +337,7 @@ public final class VectorKernels implements RowKernels {
 
     /**
      * Adds the first {@code g} rows of {@code group}, each times its {@code a}, into the split output and the tail:
-     * eight F16 rows at once when there are eight, else the first four at once when there are four or more, the rest
+     * eight rows at once when there are eight, else the first four at once when there are four or more, the rest
      * one by one. Each output element receives the rows in the group's order however they are grouped, so the
      * grouping does not change a bit.
      */
@@ -355,6 +358,9 @@ public final class VectorKernels implements RowKernels {
                     specialsF16(d, group[i] * rb + 2L * from, a[group[i]], ye, yo, vectorPairs);
                 }
             }
+            done = 8;
+        } else if (g == 8) {
+            axpyBF16Pairs8(d, group, rb, 2L * from, a, ye, yo, pairs);
             done = 8;
         } else if (g >= 4) {
             long b0 = group[0] * rb + 2L * from;
@@ -631,6 +637,94 @@ public final class VectorKernels implements RowKernels {
         return acc.lane(0);
     }
 
+    /**
+     * {@link #dotBF16Pairs} for the eight listed rows {@code rows[k..k+7]} at once, into {@code out[0..7]}: the tree of
+     * {@link #dotBF16Pairs4} once for rows 0-3 and once for rows 4-7.
+     */
+    private static void dotBF16Pairs8(MemorySegment d, int[] rows, int k, long rb, float[] xe, float[] xo, int pairs,
+            float[] out) {
+        long b0 = rows[k] * rb;
+        long b1 = rows[k + 1] * rb;
+        long b2 = rows[k + 2] * rb;
+        long b3 = rows[k + 3] * rb;
+        long b4 = rows[k + 4] * rb;
+        long b5 = rows[k + 5] * rb;
+        long b6 = rows[k + 6] * rb;
+        long b7 = rows[k + 7] * rb;
+        FloatVector e0 = FloatVector.zero(F);
+        FloatVector o0 = FloatVector.zero(F);
+        FloatVector e1 = FloatVector.zero(F);
+        FloatVector o1 = FloatVector.zero(F);
+        FloatVector e2 = FloatVector.zero(F);
+        FloatVector o2 = FloatVector.zero(F);
+        FloatVector e3 = FloatVector.zero(F);
+        FloatVector o3 = FloatVector.zero(F);
+        FloatVector e4 = FloatVector.zero(F);
+        FloatVector o4 = FloatVector.zero(F);
+        FloatVector e5 = FloatVector.zero(F);
+        FloatVector o5 = FloatVector.zero(F);
+        FloatVector e6 = FloatVector.zero(F);
+        FloatVector o6 = FloatVector.zero(F);
+        FloatVector e7 = FloatVector.zero(F);
+        FloatVector o7 = FloatVector.zero(F);
+        for (int j = 0; j <= pairs - L; j += L) {
+            FloatVector ve = FloatVector.fromArray(F, xe, j);
+            FloatVector vo = FloatVector.fromArray(F, xo, j);
+            IntVector i0 = IntVector.fromMemorySegment(I, d, b0 + 4L * j, LE);
+            IntVector i1 = IntVector.fromMemorySegment(I, d, b1 + 4L * j, LE);
+            IntVector i2 = IntVector.fromMemorySegment(I, d, b2 + 4L * j, LE);
+            IntVector i3 = IntVector.fromMemorySegment(I, d, b3 + 4L * j, LE);
+            IntVector i4 = IntVector.fromMemorySegment(I, d, b4 + 4L * j, LE);
+            IntVector i5 = IntVector.fromMemorySegment(I, d, b5 + 4L * j, LE);
+            IntVector i6 = IntVector.fromMemorySegment(I, d, b6 + 4L * j, LE);
+            IntVector i7 = IntVector.fromMemorySegment(I, d, b7 + 4L * j, LE);
+            e0 = i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e0);
+            o0 = i0.and(0xFFFF_0000).reinterpretAsFloats().fma(vo, o0);
+            e1 = i1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e1);
+            o1 = i1.and(0xFFFF_0000).reinterpretAsFloats().fma(vo, o1);
+            e2 = i2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e2);
+            o2 = i2.and(0xFFFF_0000).reinterpretAsFloats().fma(vo, o2);
+            e3 = i3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e3);
+            o3 = i3.and(0xFFFF_0000).reinterpretAsFloats().fma(vo, o3);
+            e4 = i4.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e4);
+            o4 = i4.and(0xFFFF_0000).reinterpretAsFloats().fma(vo, o4);
+            e5 = i5.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e5);
+            o5 = i5.and(0xFFFF_0000).reinterpretAsFloats().fma(vo, o5);
+            e6 = i6.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e6);
+            o6 = i6.and(0xFFFF_0000).reinterpretAsFloats().fma(vo, o6);
+            e7 = i7.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e7);
+            o7 = i7.and(0xFFFF_0000).reinterpretAsFloats().fma(vo, o7);
+        }
+        FloatVector s0 = e0.add(o0);
+        FloatVector s1 = e1.add(o1);
+        FloatVector s2 = e2.add(o2);
+        FloatVector s3 = e3.add(o3);
+        FloatVector s4 = e4.add(o4);
+        FloatVector s5 = e5.add(o5);
+        FloatVector s6 = e6.add(o6);
+        FloatVector s7 = e7.add(o7);
+        FloatVector s01 = s0.blend(s1, HIGH_HALF).add(s1.blend(s0, HIGH_HALF).rearrange(SWAP_HALF));
+        FloatVector s23 = s2.blend(s3, HIGH_HALF).add(s3.blend(s2, HIGH_HALF).rearrange(SWAP_HALF));
+        FloatVector s45 = s4.blend(s5, HIGH_HALF).add(s5.blend(s4, HIGH_HALF).rearrange(SWAP_HALF));
+        FloatVector s67 = s6.blend(s7, HIGH_HALF).add(s7.blend(s6, HIGH_HALF).rearrange(SWAP_HALF));
+        FloatVector lo = s01.blend(s23, ODD_QUARTERS).add(s23.blend(s01, ODD_QUARTERS).rearrange(SWAP_QUARTER));
+        FloatVector hi = s45.blend(s67, ODD_QUARTERS).add(s67.blend(s45, ODD_QUARTERS).rearrange(SWAP_QUARTER));
+        lo = lo.add(lo.rearrange(SWAP_EIGHTH));
+        hi = hi.add(hi.rearrange(SWAP_EIGHTH));
+        if (L == 16) {
+            lo = lo.add(lo.rearrange(SWAP_ONE));
+            hi = hi.add(hi.rearrange(SWAP_ONE));
+        }
+        out[0] = lo.lane(0);
+        out[1] = lo.lane(L / 2);
+        out[2] = lo.lane(L / 4);
+        out[3] = lo.lane(3 * L / 4);
+        out[4] = hi.lane(0);
+        out[5] = hi.lane(L / 2);
+        out[6] = hi.lane(L / 4);
+        out[7] = hi.lane(3 * L / 4);
+    }
+
     /** {@link #dotBF16Pairs} for four rows at once, into {@code out[0..3]}. */
     private static void dotBF16Pairs4(MemorySegment d, long b0, long b1, long b2, long b3, float[] xe, float[] xo,
             int pairs, float[] out) {
@@ -843,6 +937,60 @@ public final class VectorKernels implements RowKernels {
             o = i1.and(0xFFFF_0000).reinterpretAsFloats().fma(v1, o);
             o = i2.and(0xFFFF_0000).reinterpretAsFloats().fma(v2, o);
             o = i3.and(0xFFFF_0000).reinterpretAsFloats().fma(v3, o);
+            o.intoArray(yo, j);
+        }
+    }
+
+    /**
+     * {@link #axpyBF16Pairs} for the eight rows of {@code group} at once, their slices {@code offset} bytes into the
+     * rows, each times its {@code a} and added in turn into every output vector.
+     */
+    private static void axpyBF16Pairs8(MemorySegment d, int[] group, long rb, long offset, float[] a, float[] ye,
+            float[] yo, int pairs) {
+        long b0 = group[0] * rb + offset;
+        long b1 = group[1] * rb + offset;
+        long b2 = group[2] * rb + offset;
+        long b3 = group[3] * rb + offset;
+        long b4 = group[4] * rb + offset;
+        long b5 = group[5] * rb + offset;
+        long b6 = group[6] * rb + offset;
+        long b7 = group[7] * rb + offset;
+        FloatVector v0 = FloatVector.broadcast(F, a[group[0]]);
+        FloatVector v1 = FloatVector.broadcast(F, a[group[1]]);
+        FloatVector v2 = FloatVector.broadcast(F, a[group[2]]);
+        FloatVector v3 = FloatVector.broadcast(F, a[group[3]]);
+        FloatVector v4 = FloatVector.broadcast(F, a[group[4]]);
+        FloatVector v5 = FloatVector.broadcast(F, a[group[5]]);
+        FloatVector v6 = FloatVector.broadcast(F, a[group[6]]);
+        FloatVector v7 = FloatVector.broadcast(F, a[group[7]]);
+        for (int j = 0; j <= pairs - L; j += L) {
+            IntVector i0 = IntVector.fromMemorySegment(I, d, b0 + 4L * j, LE);
+            IntVector i1 = IntVector.fromMemorySegment(I, d, b1 + 4L * j, LE);
+            IntVector i2 = IntVector.fromMemorySegment(I, d, b2 + 4L * j, LE);
+            IntVector i3 = IntVector.fromMemorySegment(I, d, b3 + 4L * j, LE);
+            IntVector i4 = IntVector.fromMemorySegment(I, d, b4 + 4L * j, LE);
+            IntVector i5 = IntVector.fromMemorySegment(I, d, b5 + 4L * j, LE);
+            IntVector i6 = IntVector.fromMemorySegment(I, d, b6 + 4L * j, LE);
+            IntVector i7 = IntVector.fromMemorySegment(I, d, b7 + 4L * j, LE);
+            FloatVector e = FloatVector.fromArray(F, ye, j);
+            e = i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(v0, e);
+            e = i1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(v1, e);
+            e = i2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(v2, e);
+            e = i3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(v3, e);
+            e = i4.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(v4, e);
+            e = i5.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(v5, e);
+            e = i6.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(v6, e);
+            e = i7.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(v7, e);
+            e.intoArray(ye, j);
+            FloatVector o = FloatVector.fromArray(F, yo, j);
+            o = i0.and(0xFFFF_0000).reinterpretAsFloats().fma(v0, o);
+            o = i1.and(0xFFFF_0000).reinterpretAsFloats().fma(v1, o);
+            o = i2.and(0xFFFF_0000).reinterpretAsFloats().fma(v2, o);
+            o = i3.and(0xFFFF_0000).reinterpretAsFloats().fma(v3, o);
+            o = i4.and(0xFFFF_0000).reinterpretAsFloats().fma(v4, o);
+            o = i5.and(0xFFFF_0000).reinterpretAsFloats().fma(v5, o);
+            o = i6.and(0xFFFF_0000).reinterpretAsFloats().fma(v6, o);
+            o = i7.and(0xFFFF_0000).reinterpretAsFloats().fma(v7, o);
             o.intoArray(yo, j);
         }
     }

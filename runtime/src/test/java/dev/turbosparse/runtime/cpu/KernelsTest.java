@@ -139,7 +139,7 @@ class KernelsTest {
                     assertEquals(y1[j], y2[j], 1e-6 * scale, type + " axpys [" + cFrom + ", " + cTo + ") of " + cols + " at " + j);
                 }
                 // rows of weight zero among them (what dense adds and exact leaves out) change no bit of the rest,
-                // nor does reading the rest as scattered rows (exact's axpysScattered), eight F16 rows at a time
+                // nor does reading the rest as scattered rows (exact's axpysScattered), eight rows at a time
                 int[] padded = new int[rows];
                 float[] a0 = a.clone();
                 int m2 = 0;
