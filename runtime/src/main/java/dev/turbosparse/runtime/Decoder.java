@@ -85,6 +85,8 @@ public final class Decoder implements TokenDecoder {
     private final float[] up;
     private final float[] h;
     private final int[] active;
+    /** The positions attention reads, first to last: the rows of the KV caches it adds. */
+    private final int[] positions;
     /**
      * Per FFN block ({@link #blocks}): its partial output, its neurons' list, how many gate rows (predicted mode) and up
      * rows it read, and how many down rows it kept.
@@ -165,6 +167,7 @@ public final class Decoder implements TokenDecoder {
         this.up = new float[inter];
         this.h = new float[inter];
         this.active = new int[inter];
+        this.positions = new int[context];
         int blocks = (inter + blockSize() - 1) / blockSize();
         this.partials = new float[blocks][hidden];
         this.blockRows = new int[blocks][Math.min(inter, blockSize())];
@@ -371,6 +374,10 @@ public final class Decoder implements TokenDecoder {
         float scale = (float) Math.pow(headDim, -0.5);
         Matrix[] kc = keyRows[l];
         Matrix[] vc = valueRows[l];
+        int span = position + 1 - first;
+        for (int i = 0; i < span; i++) {
+            positions[i] = first + i;
+        }
         parallel.forRange(c.numAttentionHeads(), 1, 1, (from, to) -> {
             float[] s = new float[position + 1]; // by position; those before the window unused
             float[] qh = new float[headDim];
@@ -390,10 +397,11 @@ public final class Decoder implements TokenDecoder {
                     s[t] = (float) Math.exp(s[t] - max);
                     sum += s[t];
                 }
-                Arrays.fill(oh, 0);
                 for (int t = first; t <= position; t++) {
-                    k.axpy(vc[kvHead], t, s[t] / sum, oh, 0, headDim);
+                    s[t] /= sum;
                 }
+                Arrays.fill(oh, 0);
+                k.axpys(vc[kvHead], positions, span, s, oh, 0, headDim); // the positions' values in their order
                 System.arraycopy(oh, 0, att, qo, headDim);
             }
         });

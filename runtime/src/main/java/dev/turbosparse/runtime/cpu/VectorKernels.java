@@ -300,6 +300,10 @@ public final class VectorKernels implements RowKernels {
     /** {@link #axpys}, F16 and BF16 rows {@code size} (4 or 8) at a time. */
     private void axpys(Matrix m, int[] rows, int n, float[] a, float[] y, int from, int to, int size) {
         GgmlType t = m.type();
+        if (t == GgmlType.F32 && to - from <= SHORT_F32_SLICE && to - from >= L) {
+            axpysShortF32(m, rows, n, a, y, from, to);
+            return;
+        }
         boolean f16 = t == GgmlType.F16;
         if (n == 0 || !(f16 || t == GgmlType.BF16) || (from & 1) != 0 || to - from < 2) {
             RowKernels.super.axpys(m, rows, n, a, y, from, to);
@@ -395,6 +399,57 @@ public final class VectorKernels implements RowKernels {
             long base = group[i] * rb;
             for (int c = tailFrom; c < to; c++) {
                 yt[c - tailFrom] += a[group[i]] * ScalarKernels.element(m, base, c);
+            }
+        }
+    }
+
+    /**
+     * The longest slice of F32 rows {@link #axpysShortF32} takes: attention's values (head_dim floats a position) are
+     * such rows. Longer slices go a row at a time, each slice added whole into the output.
+     */
+    private static final int SHORT_F32_SLICE = 256;
+
+    /**
+     * {@link #axpys} of short F32 row slices (attention's values, one row a position): the output's vectors stay in
+     * registers, four at a time, while every row adds into them, where adding a row at a time loaded and stored them
+     * once a row. Each output element receives the rows in their order, by the same fused multiply-add as
+     * {@link #axpy} (the scalar tail, as there, by a product and a sum), so the bits are {@link #axpy}'s row by row.
+     */
+    private static void axpysShortF32(Matrix m, int[] rows, int n, float[] a, float[] y, int from, int to) {
+        MemorySegment d = m.data();
+        long rb = m.rowBytes();
+        int vectorEnd = from + (to - from) / L * L;
+        int j = from;
+        for (; j + 4 * L <= vectorEnd; j += 4 * L) {
+            FloatVector y0 = FloatVector.fromArray(F, y, j);
+            FloatVector y1 = FloatVector.fromArray(F, y, j + L);
+            FloatVector y2 = FloatVector.fromArray(F, y, j + 2 * L);
+            FloatVector y3 = FloatVector.fromArray(F, y, j + 3 * L);
+            for (int k = 0; k < n; k++) {
+                long base = rows[k] * rb + 4L * j;
+                FloatVector av = FloatVector.broadcast(F, a[rows[k]]);
+                y0 = FloatVector.fromMemorySegment(F, d, base, LE).fma(av, y0);
+                y1 = FloatVector.fromMemorySegment(F, d, base + 4L * L, LE).fma(av, y1);
+                y2 = FloatVector.fromMemorySegment(F, d, base + 8L * L, LE).fma(av, y2);
+                y3 = FloatVector.fromMemorySegment(F, d, base + 12L * L, LE).fma(av, y3);
+            }
+            y0.intoArray(y, j);
+            y1.intoArray(y, j + L);
+            y2.intoArray(y, j + 2 * L);
+            y3.intoArray(y, j + 3 * L);
+        }
+        for (; j < vectorEnd; j += L) {
+            FloatVector y0 = FloatVector.fromArray(F, y, j);
+            for (int k = 0; k < n; k++) {
+                y0 = FloatVector.fromMemorySegment(F, d, rows[k] * rb + 4L * j, LE)
+                        .fma(FloatVector.broadcast(F, a[rows[k]]), y0);
+            }
+            y0.intoArray(y, j);
+        }
+        for (int k = 0; k < n && vectorEnd < to; k++) {
+            long base = rows[k] * rb;
+            for (int c = vectorEnd; c < to; c++) {
+                y[c] += a[rows[k]] * ScalarKernels.element(m, base, c);
             }
         }
     }

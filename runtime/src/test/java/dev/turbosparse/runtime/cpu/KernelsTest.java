@@ -210,6 +210,44 @@ class KernelsTest {
         }
     }
 
+    @Test
+    void shortFloatRowsAddedManyAtOnceGiveTheBitsOfOneAtATime() {
+        VectorKernels vec = vector();
+        ScalarKernels ref = new ScalarKernels();
+        Random r = new Random(41);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int trial = 0; trial < 40; trial++) {
+                int cols = 1 + r.nextInt(400); // attention's values: head_dim floats; longer rows too
+                int rows = 1 + r.nextInt(60);
+                Matrix m = random(GgmlType.F32, rows, cols, r, arena);
+                int[] list = subset(rows, r);
+                int n = r.nextInt(rows + 1);
+                float[] a = new float[rows];
+                for (int i = 0; i < rows; i++) {
+                    a[i] = (float) r.nextGaussian();
+                }
+                int from = r.nextInt(cols);
+                int to = from + r.nextInt(cols - from + 1);
+                float[] y1 = new float[cols];
+                float[] y2 = new float[cols];
+                float[] y3 = new float[cols];
+                for (int j = 0; j < cols; j++) {
+                    y1[j] = y2[j] = y3[j] = (float) r.nextGaussian();
+                }
+                vec.axpys(m, list, n, a, y1, from, to);
+                for (int k = 0; k < n; k++) {
+                    vec.axpy(m, list[k], a[list[k]], y2, from, to);
+                    ref.axpy(m, list[k], a[list[k]], y3, from, to);
+                }
+                for (int j = 0; j < cols; j++) {
+                    assertEquals(Float.floatToIntBits(y2[j]), Float.floatToIntBits(y1[j]),
+                            "trial " + trial + ": " + n + " rows of " + cols + ", [" + from + ", " + to + ") at " + j);
+                    assertEquals(y3[j], y1[j], 1e-5f * (1 + Math.abs(y3[j])), "against the scalar twin at " + j);
+                }
+            }
+        }
+    }
+
     /** The rows 0..rows-1 in a random order, each once. */
     private static int[] subset(int rows, Random r) {
         java.util.List<Integer> list = new java.util.ArrayList<>(
