@@ -378,31 +378,39 @@ public final class Decoder implements TokenDecoder {
         for (int i = 0; i < span; i++) {
             positions[i] = first + i;
         }
-        parallel.forRange(c.numAttentionHeads(), 1, 1, (from, to) -> {
-            float[] s = new float[position + 1]; // by position; those before the window unused
-            float[] qh = new float[headDim];
-            float[] oh = new float[headDim];
-            for (int hd = from; hd < to; hd++) {
-                int qo = hd * headDim;
-                int kvHead = hd / groups;
-                System.arraycopy(q, qo, qh, 0, headDim);
-                k.dots(kc[kvHead], null, first, position + 1, qh, s);
-                float max = Float.NEGATIVE_INFINITY;
-                for (int t = first; t <= position; t++) {
-                    s[t] *= scale;
-                    max = Math.max(max, s[t]);
+        // a KV head with its query heads, up to four at a time: its cached keys and values are read once for them
+        int quads = (groups + 3) / 4;
+        parallel.forRange(c.numKeyValueHeads() * quads, 1, 1, (from, to) -> {
+            for (int u = from; u < to; u++) {
+                int kvHead = u / quads;
+                int head = kvHead * groups + u % quads * 4; // the first query head of this part
+                int heads = Math.min(4, groups - u % quads * 4);
+                float[][] qs = new float[heads][headDim];
+                float[][] ss = new float[heads][position + 1]; // by position; those before the window unused
+                float[][] os = new float[heads][headDim];
+                for (int i = 0; i < heads; i++) {
+                    System.arraycopy(q, (head + i) * headDim, qs[i], 0, headDim);
                 }
-                float sum = 0;
-                for (int t = first; t <= position; t++) {
-                    s[t] = (float) Math.exp(s[t] - max);
-                    sum += s[t];
+                k.dotsMany(kc[kvHead], first, position + 1, qs, ss);
+                for (float[] s : ss) {
+                    float max = Float.NEGATIVE_INFINITY;
+                    for (int t = first; t <= position; t++) {
+                        s[t] *= scale;
+                        max = Math.max(max, s[t]);
+                    }
+                    float sum = 0;
+                    for (int t = first; t <= position; t++) {
+                        s[t] = (float) Math.exp(s[t] - max);
+                        sum += s[t];
+                    }
+                    for (int t = first; t <= position; t++) {
+                        s[t] /= sum;
+                    }
                 }
-                for (int t = first; t <= position; t++) {
-                    s[t] /= sum;
+                k.axpysMany(vc[kvHead], positions, span, ss, os, 0, headDim); // the positions' values in their order
+                for (int i = 0; i < heads; i++) {
+                    System.arraycopy(os[i], 0, att, (head + i) * headDim, headDim);
                 }
-                Arrays.fill(oh, 0);
-                k.axpys(vc[kvHead], positions, span, s, oh, 0, headDim); // the positions' values in their order
-                System.arraycopy(oh, 0, att, qo, headDim);
             }
         });
     }

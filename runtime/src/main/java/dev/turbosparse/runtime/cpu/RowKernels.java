@@ -83,6 +83,28 @@ public interface RowKernels {
         axpys(m, rows, n, a, y, from, to);
     }
 
+    /**
+     * {@code outs[i][r] = m[r] · xs[i]} for every input i and every row r in [from, to): several inputs against the
+     * same rows (the query heads of one KV head against its cached keys), which a kernel may read once for all of them.
+     * Each result has the bits {@link #dots} gives it for its input alone.
+     */
+    default void dotsMany(Matrix m, int from, int to, float[][] xs, float[][] outs) {
+        for (int i = 0; i < xs.length; i++) {
+            dots(m, null, from, to, xs[i], outs[i]);
+        }
+    }
+
+    /**
+     * {@link #axpys} into several outputs, each with its own weights: {@code ys[i][j] += as[i][r] * m[r][j]} for j in
+     * [from, to), summed over the rows r in {@code rows[0, n)} in their order (the query heads of one KV head, adding
+     * its cached values), which a kernel may read once for all of them. Each output has the bits {@link #axpys} gives it.
+     */
+    default void axpysMany(Matrix m, int[] rows, int n, float[][] as, float[][] ys, int from, int to) {
+        for (int i = 0; i < ys.length; i++) {
+            axpys(m, rows, n, as[i], ys[i], from, to);
+        }
+    }
+
     /** The kernels this machine runs fastest: the Vector API where it has lanes enough, else the scalar ones. */
     static RowKernels best() {
         return VectorKernels.supported() ? new VectorKernels() : new ScalarKernels();

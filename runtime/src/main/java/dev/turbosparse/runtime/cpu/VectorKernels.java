@@ -266,6 +266,56 @@ public final class VectorKernels implements RowKernels {
         }
     }
 
+    /** Four inputs at a time against each F32 row ({@link #dotF32Inputs4}); other types and the rest one by one. */
+    @Override
+    public void dotsMany(Matrix m, int from, int to, float[][] xs, float[][] outs) {
+        int i = 0;
+        if (m.type() == GgmlType.F32) {
+            int n = (int) m.cols();
+            MemorySegment d = m.data();
+            long rb = m.rowBytes();
+            float[] four = new float[4];
+            for (; i + 4 <= xs.length; i += 4) {
+                float[] x0 = xs[i];
+                float[] x1 = xs[i + 1];
+                float[] x2 = xs[i + 2];
+                float[] x3 = xs[i + 3];
+                RowKernels.requireWidth(m, x0);
+                RowKernels.requireWidth(m, x1);
+                RowKernels.requireWidth(m, x2);
+                RowKernels.requireWidth(m, x3);
+                for (int r = from; r < to; r++) {
+                    long base = r * rb;
+                    dotF32Inputs4(d, base, x0, x1, x2, x3, n, four);
+                    outs[i][r] = tailF32(d, base, four[0], x0, n);
+                    outs[i + 1][r] = tailF32(d, base, four[1], x1, n);
+                    outs[i + 2][r] = tailF32(d, base, four[2], x2, n);
+                    outs[i + 3][r] = tailF32(d, base, four[3], x3, n);
+                }
+            }
+        }
+        for (; i < xs.length; i++) {
+            dots(m, null, from, to, xs[i], outs[i]);
+        }
+    }
+
+    /**
+     * {@link #axpys} into four outputs at a time for short F32 slices ({@link #axpysF32Outputs4}: each row read once
+     * for the four); other types, longer slices and the rest one output at a time.
+     */
+    @Override
+    public void axpysMany(Matrix m, int[] rows, int n, float[][] as, float[][] ys, int from, int to) {
+        int i = 0;
+        if (m.type() == GgmlType.F32 && to - from <= SHORT_F32_SLICE && to - from >= L) {
+            for (; i + 4 <= ys.length; i += 4) {
+                axpysF32Outputs4(m, rows, n, as, ys, i, from, to);
+            }
+        }
+        for (; i < ys.length; i++) {
+            axpys(m, rows, n, as[i], ys[i], from, to);
+        }
+    }
+
     /** An F32 row's vector sum plus its elements past the last whole vector, as {@link #dot} adds them. */
     private static float tailF32(MemorySegment d, long base, float sum, float[] x, int n) {
         for (int j = n / L * L; j < n; j++) {
@@ -450,6 +500,93 @@ public final class VectorKernels implements RowKernels {
             long base = rows[k] * rb;
             for (int c = vectorEnd; c < to; c++) {
                 y[c] += a[rows[k]] * ScalarKernels.element(m, base, c);
+            }
+        }
+    }
+
+    /**
+     * {@link #axpysShortF32} into the outputs {@code ys[i..i+3]}, each with its weights {@code as[i..i+3]}: a row's two
+     * vectors are loaded once and added into the four outputs, whose vectors stay in registers while every row adds
+     * into them. Each output element receives the rows in their order by the same fused multiply-add, so each output
+     * has the bits {@link #axpysShortF32} gives it alone.
+     */
+    private static void axpysF32Outputs4(Matrix m, int[] rows, int n, float[][] as, float[][] ys, int i, int from,
+            int to) {
+        MemorySegment d = m.data();
+        long rb = m.rowBytes();
+        float[] a0 = as[i];
+        float[] a1 = as[i + 1];
+        float[] a2 = as[i + 2];
+        float[] a3 = as[i + 3];
+        float[] y0 = ys[i];
+        float[] y1 = ys[i + 1];
+        float[] y2 = ys[i + 2];
+        float[] y3 = ys[i + 3];
+        int vectorEnd = from + (to - from) / L * L;
+        int j = from;
+        for (; j + 2 * L <= vectorEnd; j += 2 * L) {
+            FloatVector p0 = FloatVector.fromArray(F, y0, j);
+            FloatVector q0 = FloatVector.fromArray(F, y0, j + L);
+            FloatVector p1 = FloatVector.fromArray(F, y1, j);
+            FloatVector q1 = FloatVector.fromArray(F, y1, j + L);
+            FloatVector p2 = FloatVector.fromArray(F, y2, j);
+            FloatVector q2 = FloatVector.fromArray(F, y2, j + L);
+            FloatVector p3 = FloatVector.fromArray(F, y3, j);
+            FloatVector q3 = FloatVector.fromArray(F, y3, j + L);
+            for (int k = 0; k < n; k++) {
+                int r = rows[k];
+                long base = r * rb + 4L * j;
+                FloatVector w = FloatVector.fromMemorySegment(F, d, base, LE);
+                FloatVector v = FloatVector.fromMemorySegment(F, d, base + 4L * L, LE);
+                FloatVector b0 = FloatVector.broadcast(F, a0[r]);
+                FloatVector b1 = FloatVector.broadcast(F, a1[r]);
+                FloatVector b2 = FloatVector.broadcast(F, a2[r]);
+                FloatVector b3 = FloatVector.broadcast(F, a3[r]);
+                p0 = w.fma(b0, p0);
+                q0 = v.fma(b0, q0);
+                p1 = w.fma(b1, p1);
+                q1 = v.fma(b1, q1);
+                p2 = w.fma(b2, p2);
+                q2 = v.fma(b2, q2);
+                p3 = w.fma(b3, p3);
+                q3 = v.fma(b3, q3);
+            }
+            p0.intoArray(y0, j);
+            q0.intoArray(y0, j + L);
+            p1.intoArray(y1, j);
+            q1.intoArray(y1, j + L);
+            p2.intoArray(y2, j);
+            q2.intoArray(y2, j + L);
+            p3.intoArray(y3, j);
+            q3.intoArray(y3, j + L);
+        }
+        for (; j < vectorEnd; j += L) {
+            FloatVector p0 = FloatVector.fromArray(F, y0, j);
+            FloatVector p1 = FloatVector.fromArray(F, y1, j);
+            FloatVector p2 = FloatVector.fromArray(F, y2, j);
+            FloatVector p3 = FloatVector.fromArray(F, y3, j);
+            for (int k = 0; k < n; k++) {
+                int r = rows[k];
+                FloatVector w = FloatVector.fromMemorySegment(F, d, r * rb + 4L * j, LE);
+                p0 = w.fma(FloatVector.broadcast(F, a0[r]), p0);
+                p1 = w.fma(FloatVector.broadcast(F, a1[r]), p1);
+                p2 = w.fma(FloatVector.broadcast(F, a2[r]), p2);
+                p3 = w.fma(FloatVector.broadcast(F, a3[r]), p3);
+            }
+            p0.intoArray(y0, j);
+            p1.intoArray(y1, j);
+            p2.intoArray(y2, j);
+            p3.intoArray(y3, j);
+        }
+        for (int k = 0; k < n && vectorEnd < to; k++) {
+            int r = rows[k];
+            long base = r * rb;
+            for (int c = vectorEnd; c < to; c++) {
+                float e = ScalarKernels.element(m, base, c);
+                y0[c] += a0[r] * e;
+                y1[c] += a1[r] * e;
+                y2[c] += a2[r] * e;
+                y3[c] += a3[r] * e;
             }
         }
     }
@@ -1101,6 +1238,57 @@ public final class VectorKernels implements RowKernels {
             acc = acc.add(acc.rearrange(SWAP_ONE));
         }
         return acc.lane(0);
+    }
+
+    /**
+     * {@link #dotF32} of one row against four inputs at once, into {@code out[0..3]}: the row read once, the same two
+     * chains per input, and the tree of {@link #dotF32x4} over the four.
+     */
+    private static void dotF32Inputs4(MemorySegment d, long base, float[] x0, float[] x1, float[] x2, float[] x3,
+            int n, float[] out) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector c0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector c1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector c2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        FloatVector c3 = FloatVector.zero(F);
+        int j = 0;
+        for (; j <= n - 2 * L; j += 2 * L) {
+            FloatVector w = FloatVector.fromMemorySegment(F, d, base + 4L * j, LE);
+            FloatVector v = FloatVector.fromMemorySegment(F, d, base + 4L * (j + L), LE);
+            a0 = w.fma(FloatVector.fromArray(F, x0, j), a0);
+            c0 = v.fma(FloatVector.fromArray(F, x0, j + L), c0);
+            a1 = w.fma(FloatVector.fromArray(F, x1, j), a1);
+            c1 = v.fma(FloatVector.fromArray(F, x1, j + L), c1);
+            a2 = w.fma(FloatVector.fromArray(F, x2, j), a2);
+            c2 = v.fma(FloatVector.fromArray(F, x2, j + L), c2);
+            a3 = w.fma(FloatVector.fromArray(F, x3, j), a3);
+            c3 = v.fma(FloatVector.fromArray(F, x3, j + L), c3);
+        }
+        for (; j <= n - L; j += L) {
+            FloatVector w = FloatVector.fromMemorySegment(F, d, base + 4L * j, LE);
+            a0 = w.fma(FloatVector.fromArray(F, x0, j), a0);
+            a1 = w.fma(FloatVector.fromArray(F, x1, j), a1);
+            a2 = w.fma(FloatVector.fromArray(F, x2, j), a2);
+            a3 = w.fma(FloatVector.fromArray(F, x3, j), a3);
+        }
+        FloatVector s0 = a0.add(c0);
+        FloatVector s1 = a1.add(c1);
+        FloatVector s2 = a2.add(c2);
+        FloatVector s3 = a3.add(c3);
+        FloatVector s01 = s0.blend(s1, HIGH_HALF).add(s1.blend(s0, HIGH_HALF).rearrange(SWAP_HALF));
+        FloatVector s23 = s2.blend(s3, HIGH_HALF).add(s3.blend(s2, HIGH_HALF).rearrange(SWAP_HALF));
+        FloatVector all = s01.blend(s23, ODD_QUARTERS).add(s23.blend(s01, ODD_QUARTERS).rearrange(SWAP_QUARTER));
+        all = all.add(all.rearrange(SWAP_EIGHTH));
+        if (L == 16) {
+            all = all.add(all.rearrange(SWAP_ONE));
+        }
+        out[0] = all.lane(0);
+        out[1] = all.lane(L / 2);
+        out[2] = all.lane(L / 4);
+        out[3] = all.lane(3 * L / 4);
     }
 
     /** {@link #dotF32} for four rows at once, into {@code out[0..3]}: the same two chains per row, the same tree. */

@@ -248,6 +248,70 @@ class KernelsTest {
         }
     }
 
+    @Test
+    void manyInputsAgainstTheSameFloatRowsGiveTheBitsOfEachAlone() {
+        VectorKernels vec = vector();
+        ScalarKernels ref = new ScalarKernels();
+        Random r = new Random(43);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int trial = 0; trial < 40; trial++) {
+                int cols = 1 + r.nextInt(300); // attention's head_dim, and rows too long for the short kernels
+                int rows = 1 + r.nextInt(50);
+                int inputs = 1 + r.nextInt(9); // a KV head's query heads: groups of four and the rest
+                Matrix m = random(GgmlType.F32, rows, cols, r, arena);
+                float[][] xs = new float[inputs][cols];
+                float[][] as = new float[inputs][rows];
+                for (int i = 0; i < inputs; i++) {
+                    for (int j = 0; j < cols; j++) {
+                        xs[i][j] = (float) r.nextGaussian();
+                    }
+                    for (int k = 0; k < rows; k++) {
+                        as[i][k] = (float) r.nextGaussian();
+                    }
+                }
+                int from = r.nextInt(rows);
+                int to = from + r.nextInt(rows - from + 1);
+                float[][] many = new float[inputs][rows];
+                float[][] twin = new float[inputs][rows];
+                vec.dotsMany(m, from, to, xs, many);
+                ref.dotsMany(m, from, to, xs, twin);
+                int[] list = subset(rows, r);
+                int n = r.nextInt(rows + 1);
+                int cFrom = r.nextInt(cols);
+                int cTo = cFrom + r.nextInt(cols - cFrom + 1);
+                float[][] ys = new float[inputs][cols];
+                float[][] yTwin = new float[inputs][cols];
+                for (int i = 0; i < inputs; i++) {
+                    for (int j = 0; j < cols; j++) {
+                        ys[i][j] = yTwin[i][j] = (float) r.nextGaussian();
+                    }
+                }
+                float[][] yAlone = new float[inputs][];
+                for (int i = 0; i < inputs; i++) {
+                    yAlone[i] = ys[i].clone();
+                    vec.axpys(m, list, n, as[i], yAlone[i], cFrom, cTo);
+                }
+                vec.axpysMany(m, list, n, as, ys, cFrom, cTo);
+                ref.axpysMany(m, list, n, as, yTwin, cFrom, cTo);
+                for (int i = 0; i < inputs; i++) {
+                    float[] alone = new float[rows];
+                    vec.dots(m, null, from, to, xs[i], alone);
+                    for (int k = from; k < to; k++) {
+                        String at = "trial " + trial + ", input " + i + " of " + inputs + ", row " + k + " of " + cols;
+                        assertEquals(Float.floatToIntBits(alone[k]), Float.floatToIntBits(many[i][k]), at);
+                        assertEquals(twin[i][k], many[i][k], 1e-4f * (1 + Math.abs(twin[i][k])), at + ", scalar twin");
+                    }
+                    for (int j = 0; j < cols; j++) {
+                        String at = "trial " + trial + ", output " + i + " of " + inputs + ", [" + cFrom + ", " + cTo
+                                + ") at " + j;
+                        assertEquals(Float.floatToIntBits(yAlone[i][j]), Float.floatToIntBits(ys[i][j]), at);
+                        assertEquals(yTwin[i][j], ys[i][j], 1e-4f * (1 + Math.abs(yTwin[i][j])), at + ", scalar twin");
+                    }
+                }
+            }
+        }
+    }
+
     /** The rows 0..rows-1 in a random order, each once. */
     private static int[] subset(int rows, Random r) {
         java.util.List<Integer> list = new java.util.ArrayList<>(
