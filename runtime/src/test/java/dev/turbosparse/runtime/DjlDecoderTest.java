@@ -32,14 +32,7 @@ class DjlDecoderTest {
         try (RuntimeModel m = RuntimeLoader.load(RuntimeParityTest.parity(fixture));
                 Decoder cpu = new Decoder(m, mode, ids.length, 2, Float.NaN);
                 DjlDecoder device = new DjlDecoder(m, mode, ids.length, Device.cpu())) {
-            double max = 0;
-            for (int id : ids) {
-                float[] a = cpu.forward(id);
-                float[] b = device.forward(id);
-                for (int v = 0; v < a.length; v++) {
-                    max = Math.max(max, Math.abs(a[v] - b[v]));
-                }
-            }
+            double max = maxDifference(cpu, device, ids);
             assertTrue(max <= 1e-4, fixture + " " + mode + ": max |logit difference| " + max);
         }
     }
@@ -63,16 +56,22 @@ class DjlDecoderTest {
         try (RuntimeModel m = RuntimeLoader.load(dir);
                 Decoder cpu = new Decoder(m, Decoder.Mode.DENSE, ids.length, 2, Float.NaN);
                 DjlDecoder device = new DjlDecoder(m, Decoder.Mode.DENSE, ids.length, Device.cpu())) {
-            double max = 0;
-            for (int id : ids) {
-                float[] a = cpu.forward(id);
-                float[] b = device.forward(id);
-                for (int v = 0; v < a.length; v++) {
-                    max = Math.max(max, Math.abs(a[v] - b[v]));
-                }
-            }
+            double max = maxDifference(cpu, device, ids);
             assertTrue(max <= 1e-4, heads + " heads over " + kvHeads + ": max |logit difference| " + max);
         }
+    }
+
+    /** The largest |logit difference| of the two decoders over the tokens, fed one at a time to both. */
+    private static double maxDifference(Decoder cpu, DjlDecoder device, int[] ids) {
+        double max = 0;
+        for (int id : ids) {
+            float[] a = cpu.forward(id);
+            float[] b = device.forward(id);
+            for (int v = 0; v < a.length; v++) {
+                max = Math.max(max, Math.abs(a[v] - b[v]));
+            }
+        }
+        return max;
     }
 
     @Test
