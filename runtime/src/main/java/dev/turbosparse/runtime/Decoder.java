@@ -85,7 +85,10 @@ public final class Decoder implements TokenDecoder {
     private final float[] up;
     private final float[] h;
     private final int[] active;
-    /** The positions attention reads, first to last: the rows of the KV caches it adds. */
+    /**
+     * The positions attention reads for the current token, first to last (the rows of the KV caches it adds): from
+     * {@code positions[0]} to {@link #position}, set once per token.
+     */
     private final int[] positions;
     /**
      * Per FFN block ({@link #blocks}): its partial output, its neurons' list, how many gate rows (predicted mode) and up
@@ -328,6 +331,11 @@ public final class Decoder implements TokenDecoder {
             ropeCos[i] = (float) Math.cos(angle);
             ropeSin[i] = (float) Math.sin(angle);
         }
+        // the positions every layer's attention reads: the sliding window's, when the model has one
+        int first = c.slidingWindow() == null ? 0 : Math.max(0, position - c.slidingWindow() + 1);
+        for (int t = first; t <= position; t++) {
+            positions[t - first] = t;
+        }
         Arrays.fill(x, 0);
         k.axpy(model.embeddings(), token, 1f, x, 0, hidden);
         bytesRead += model.embeddings().rowBytes();
@@ -369,15 +377,12 @@ public final class Decoder implements TokenDecoder {
             System.arraycopy(kv, h * headDim, keys[l], at, headDim);
             System.arraycopy(vv, h * headDim, values[l], at, headDim);
         }
-        int first = c.slidingWindow() == null ? 0 : Math.max(0, position - c.slidingWindow() + 1);
+        int first = positions[0];
         int groups = c.numAttentionHeads() / c.numKeyValueHeads();
         float scale = (float) Math.pow(headDim, -0.5);
         Matrix[] kc = keyRows[l];
         Matrix[] vc = valueRows[l];
         int span = position + 1 - first;
-        for (int i = 0; i < span; i++) {
-            positions[i] = first + i;
-        }
         // a KV head with its query heads, up to four at a time: its cached keys and values are read once for them
         int quads = (groups + 3) / 4;
         parallel.forRange(c.numKeyValueHeads() * quads, 1, 1, (from, to) -> {

@@ -306,7 +306,7 @@ public final class VectorKernels implements RowKernels {
     @Override
     public void axpysMany(Matrix m, int[] rows, int n, float[][] as, float[][] ys, int from, int to) {
         int i = 0;
-        if (m.type() == GgmlType.F32 && to - from <= SHORT_F32_SLICE && to - from >= L) {
+        if (shortF32(m, from, to)) {
             for (; i + 4 <= ys.length; i += 4) {
                 axpysF32Outputs4(m, rows, n, as, ys, i, from, to);
             }
@@ -347,13 +347,16 @@ public final class VectorKernels implements RowKernels {
         axpys(m, rows, n, a, y, from, to, 8);
     }
 
-    /** {@link #axpys}, F16 and BF16 rows {@code size} (4 or 8) at a time. */
+    /**
+     * {@link #axpys}: short F32 slices through {@link #axpysShortF32}, F16 and BF16 rows {@code size} (4 or 8) at a
+     * time.
+     */
     private void axpys(Matrix m, int[] rows, int n, float[] a, float[] y, int from, int to, int size) {
-        GgmlType t = m.type();
-        if (t == GgmlType.F32 && to - from <= SHORT_F32_SLICE && to - from >= L) {
+        if (shortF32(m, from, to)) {
             axpysShortF32(m, rows, n, a, y, from, to);
             return;
         }
+        GgmlType t = m.type();
         boolean f16 = t == GgmlType.F16;
         if (n == 0 || !(f16 || t == GgmlType.BF16) || (from & 1) != 0 || to - from < 2) {
             RowKernels.super.axpys(m, rows, n, a, y, from, to);
@@ -458,6 +461,11 @@ public final class VectorKernels implements RowKernels {
      * such rows. Longer slices go a row at a time, each slice added whole into the output.
      */
     private static final int SHORT_F32_SLICE = 256;
+
+    /** Whether [from, to) of {@code m}'s rows is a short F32 slice of at least one vector ({@link #axpysShortF32}). */
+    private static boolean shortF32(Matrix m, int from, int to) {
+        return m.type() == GgmlType.F32 && to - from <= SHORT_F32_SLICE && to - from >= L;
+    }
 
     /**
      * {@link #axpys} of short F32 row slices (attention's values, one row a position): the output's vectors stay in

@@ -222,10 +222,7 @@ class KernelsTest {
                 Matrix m = random(GgmlType.F32, rows, cols, r, arena);
                 int[] list = subset(rows, r);
                 int n = r.nextInt(rows + 1);
-                float[] a = new float[rows];
-                for (int i = 0; i < rows; i++) {
-                    a[i] = (float) r.nextGaussian();
-                }
+                float[] a = gaussians(rows, r);
                 int from = r.nextInt(cols);
                 int to = from + r.nextInt(cols - from + 1);
                 float[] y1 = new float[cols];
@@ -259,15 +256,11 @@ class KernelsTest {
                 int rows = 1 + r.nextInt(50);
                 int inputs = 1 + r.nextInt(9); // a KV head's query heads: groups of four and the rest
                 Matrix m = random(GgmlType.F32, rows, cols, r, arena);
-                float[][] xs = new float[inputs][cols];
-                float[][] as = new float[inputs][rows];
+                float[][] xs = new float[inputs][];
+                float[][] as = new float[inputs][];
                 for (int i = 0; i < inputs; i++) {
-                    for (int j = 0; j < cols; j++) {
-                        xs[i][j] = (float) r.nextGaussian();
-                    }
-                    for (int k = 0; k < rows; k++) {
-                        as[i][k] = (float) r.nextGaussian();
-                    }
+                    xs[i] = gaussians(cols, r);
+                    as[i] = gaussians(rows, r);
                 }
                 int from = r.nextInt(rows);
                 int to = from + r.nextInt(rows - from + 1);
@@ -310,6 +303,15 @@ class KernelsTest {
                 }
             }
         }
+    }
+
+    /** {@code n} draws of a standard normal. */
+    private static float[] gaussians(int n, Random r) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) r.nextGaussian();
+        }
+        return v;
     }
 
     /** The rows 0..rows-1 in a random order, each once. */
