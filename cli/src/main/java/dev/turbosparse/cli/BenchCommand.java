@@ -157,8 +157,9 @@ final class BenchCommand implements Runnable {
         Format format;
 
         /**
-         * The bandwidth before each round: the best of this many passes over the buffer, and of as many as fit in
-         * {@link #ROUND_NANOS}. Measured once before the rounds, it was 122% of dense's rate in one run on this VM.
+         * The bandwidth before each round: the best of this many passes over the buffer of each way of reading it
+         * ({@link Bandwidth}), and of as many as fit in {@link #ROUND_NANOS}. Measured once before the rounds, it was
+         * 122% of dense's rate in one run on this VM.
          */
         static final int ROUND_PASSES = 3;
 
@@ -278,11 +279,12 @@ final class BenchCommand implements Runnable {
                 notes.forEach(note -> o.println("(" + note + ")"));
                 o.printf(Locale.ROOT, "model            %s (%s, %,d MB of weights, %d threads)%n", model,
                         m.config().activation().paperName(), m.weightBytes() >> 20, n);
-                o.printf(Locale.ROOT, "bandwidth        %.2f GB/s read (%d threads over %d MB, best of %d passes before"
-                        + " each round, median of the rounds; %.2f before the warm-up)%n", bandwidth / 1e9, n,
-                        bandwidthMb, ROUND_PASSES, before / 1e9);
+                o.printf(Locale.ROOT, "bandwidth        %.2f GB/s read (%d threads over %d MB, best of %d passes of"
+                        + " one stream a thread and %d of four, before each round, median of the rounds; %.2f before"
+                        + " the warm-up)%n", bandwidth / 1e9, n, bandwidthMb, ROUND_PASSES, ROUND_PASSES, before / 1e9);
                 o.printf(Locale.ROOT, "weights read     %.2f GB/s (%d threads summing the model's own %s pages,"
-                        + " best of 5)%n", weightsRead / 1e9, n, noMmap ? "in-memory (--no-mmap)" : "mapped");
+                        + " best of 5 passes of each)%n", weightsRead / 1e9, n,
+                        noMmap ? "in-memory (--no-mmap)" : "mapped");
                 if (!Double.isNaN(resident[0])) {
                     o.printf(Locale.ROOT, "in memory        %.1f%% of the weights' %,d pages%s as the rounds"
                             + " began, %.1f%% at their end%s%n", 100 * resident[0], MappedPages.pages(pages),

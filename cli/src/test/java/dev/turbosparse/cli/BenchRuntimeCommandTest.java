@@ -30,14 +30,15 @@ class BenchRuntimeCommandTest {
         assertEquals(0, r.exit(), r.err());
         // the bandwidth of each round's own moment, measured before it, and the shares against it
         Matcher bw = Pattern.compile("(?m)^bandwidth +(\\d+\\.\\d+) GB/s read \\(2 threads over 64 MB, best of 3 passes"
-                + " before each round, median of the rounds; (\\d+\\.\\d+) before the warm-up\\)$").matcher(r.out());
+                + " of one stream a thread and 3 of four, before each round, median of the rounds; (\\d+\\.\\d+)"
+                + " before the warm-up\\)$").matcher(r.out());
         assertTrue(bw.find(), r.out());
         // the rounds' measurements read as fast as the one before the warm-up, within this VM's swings: the summing
         // loop, once fed the model's pages too, came out of the interpreter at 0.2 GB/s in one run of two
         assertTrue(Double.parseDouble(bw.group(1)) > 0.1 * Double.parseDouble(bw.group(2)), r.out());
         assertTrue(r.out().matches("(?s).*\ndense .* GB/s = +\\d+\\.\\d% of bandwidth\n.*"), r.out());
         assertTrue(r.out().matches("(?s).*\nweights read +\\d+\\.\\d+ GB/s \\(2 threads summing the model's own mapped"
-                + " pages, best of 5\\)\n.*"), r.out());
+                + " pages, best of 5 passes of each\\)\n.*"), r.out());
         // rows read, as shares of the neurons: 40% of them are live at 90% zeros, and relu(gate) and relu(up) are each
         // positive for about half of the live ones and a token
         assertArrayEquals(new double[] {100, 100, 100}, shares(r.out(), "dense"), r.out());

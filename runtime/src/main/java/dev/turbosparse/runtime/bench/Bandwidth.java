@@ -14,7 +14,10 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The machine's memory read bandwidth as decoding sees it: every thread sums its share of an off-heap buffer far
- * larger than the caches, with the Vector API, as the mat-vec kernels read weights. The best of several passes.
+ * larger than the caches, with the Vector API. Passes read in two ways, in turn: each thread one stream through its
+ * chunks, and each thread four streams a quarter of its chunk apart, as the mat-vec kernels read a matrix's rows. The
+ * bandwidth is the best pass of either. On this project's 2-core VM four streams a thread read 15-25% faster than one
+ * (docs/BENCHMARKS.md): measured with one alone, the bandwidth was below what decoding itself read at times.
  */
 public final class Bandwidth {
 
@@ -55,7 +58,8 @@ public final class Bandwidth {
 
         /**
          * Bytes per second read by {@code threads} threads over the buffer: the best of at least {@code passes}
-         * passes, and of as many as fit in {@code leastNanos}, after untimed sums that compile the loop.
+         * passes of each way of reading, and of as many as fit in {@code leastNanos}, after untimed sums that compile
+         * the loops.
          */
         public double measure(int threads, int passes, long leastNanos) {
             return best(List.of(data), threads, passes, leastNanos);
@@ -69,8 +73,8 @@ public final class Bandwidth {
 
     /**
      * Bytes per second read by {@code threads} threads summing the given segments (a model's mapped weights) as the
-     * buffer of {@link Buffer#measure} is summed: the best of at least {@code passes} passes, after the loop
-     * is compiled (passes go on for at least a second). This is what the memory under the model gives, which need
+     * buffer of {@link Buffer#measure} is summed: the best of at least {@code passes} passes of each way, after the
+     * loops are compiled (passes go on for at least a second). This is what the memory under the model gives, which need
      * not be what fresh memory gives (pages on another NUMA node than the threads, or not in memory at all). Each
      * segment is read in whole blocks; the bytes past its last block are left out.
      */
@@ -78,7 +82,10 @@ public final class Bandwidth {
         return best(segments, threads, passes, 1_000_000_000L);
     }
 
-    /** The best pass of the threads summing the segments' whole blocks, of at least {@code passes} and a duration. */
+    /**
+     * The best pass of the threads summing the segments' whole blocks, of at least {@code passes} of each way and a
+     * duration: a thread's chunk of blocks in order (one stream), then in fours a quarter of the chunk apart.
+     */
     private static double best(List<MemorySegment> segments, int threads, int passes, long leastNanos) {
         List<MemorySegment> blocks = new ArrayList<>();
         for (MemorySegment s : segments) {
@@ -91,16 +98,23 @@ public final class Bandwidth {
         }
         try (Parallel parallel = new Parallel(threads)) {
             int[] sink = new int[threads]; // the sums, kept so that the reads are not optimised away
-            for (int i = 0; i < 2000; i++) { // compile the loop before it is timed
-                sink[0] += sum(blocks.get(i % blocks.size()));
+            for (int i = 0; i < 2000; i++) { // compile the loops before they are timed
+                int n = blocks.size();
+                sink[0] += sum(blocks.get(i % n)) + sum4(blocks.get(i % n), blocks.get((i + 1) % n),
+                        blocks.get((i + 2) % n), blocks.get((i + 3) % n));
             }
             double best = 0;
             long start = System.nanoTime();
-            for (int pass = 0; pass < passes || System.nanoTime() - start < leastNanos; pass++) {
+            for (int pass = 0; pass < 2 * passes || System.nanoTime() - start < leastNanos; pass++) {
+                boolean four = pass % 2 == 1;
                 long t0 = System.nanoTime();
                 parallel.forRange(blocks.size(), 1, 1, (from, to) -> {
                     int sum = 0;
-                    for (int b = from; b < to; b++) {
+                    int q = four ? (to - from) / 4 : 0;
+                    for (int b = from; b < from + q; b++) {
+                        sum += sum4(blocks.get(b), blocks.get(b + q), blocks.get(b + 2 * q), blocks.get(b + 3 * q));
+                    }
+                    for (int b = from + 4 * q; b < to; b++) {
                         sum += sum(blocks.get(b));
                     }
                     sink[from % sink.length] += sum;
@@ -137,6 +151,22 @@ public final class Bandwidth {
             b = b.add(IntVector.fromMemorySegment(I, block, off + step, ByteOrder.LITTLE_ENDIAN));
             c = c.add(IntVector.fromMemorySegment(I, block, off + 2 * step, ByteOrder.LITTLE_ENDIAN));
             d = d.add(IntVector.fromMemorySegment(I, block, off + 3 * step, ByteOrder.LITTLE_ENDIAN));
+        }
+        return a.add(b).add(c.add(d)).lane(0);
+    }
+
+    /** The ints of four blocks, a vector of each in turn: four streams of reads. */
+    private static int sum4(MemorySegment b0, MemorySegment b1, MemorySegment b2, MemorySegment b3) {
+        IntVector a = IntVector.zero(I);
+        IntVector b = IntVector.zero(I);
+        IntVector c = IntVector.zero(I);
+        IntVector d = IntVector.zero(I);
+        long step = I.length() * 4L;
+        for (long off = 0; off < BLOCK; off += step) {
+            a = a.add(IntVector.fromMemorySegment(I, b0, off, ByteOrder.LITTLE_ENDIAN));
+            b = b.add(IntVector.fromMemorySegment(I, b1, off, ByteOrder.LITTLE_ENDIAN));
+            c = c.add(IntVector.fromMemorySegment(I, b2, off, ByteOrder.LITTLE_ENDIAN));
+            d = d.add(IntVector.fromMemorySegment(I, b3, off, ByteOrder.LITTLE_ENDIAN));
         }
         return a.add(b).add(c.add(d)).lane(0);
     }
