@@ -16,7 +16,7 @@ import jdk.incubator.vector.VectorSpecies;
  * The machine's memory read bandwidth as decoding sees it: every thread sums its share of an off-heap buffer far
  * larger than the caches, with the Vector API. Passes read in two ways, in turn: each thread one stream through its
  * chunks, and each thread four streams a quarter of its chunk apart, as the mat-vec kernels read a matrix's rows. The
- * bandwidth is the best pass of either. On this project's 2-core VM four streams a thread read 15-25% faster than one
+ * bandwidth is the best pass of either. On this project's 2-core VM four streams a thread read 15-52% faster than one
  * (docs/BENCHMARKS.md): measured with one alone, the bandwidth was below what decoding itself read at times.
  */
 public final class Bandwidth {
@@ -74,8 +74,8 @@ public final class Bandwidth {
     /**
      * Bytes per second read by {@code threads} threads summing the given segments (a model's mapped weights) as the
      * buffer of {@link Buffer#measure} is summed: the best of at least {@code passes} passes of each way, after the
-     * loops are compiled (passes go on for at least a second). This is what the memory under the model gives, which need
-     * not be what fresh memory gives (pages on another NUMA node than the threads, or not in memory at all). Each
+     * loops are compiled (passes go on for at least a second). This is what the memory under the model gives, which
+     * need not be what fresh memory gives (pages on another NUMA node than the threads, or not in memory at all). Each
      * segment is read in whole blocks; the bytes past its last block are left out.
      */
     public static double measure(List<MemorySegment> segments, int threads, int passes) {
