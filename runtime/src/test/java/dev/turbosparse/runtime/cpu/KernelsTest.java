@@ -225,12 +225,9 @@ class KernelsTest {
                 float[] a = gaussians(rows, r);
                 int from = r.nextInt(cols);
                 int to = from + r.nextInt(cols - from + 1);
-                float[] y1 = new float[cols];
-                float[] y2 = new float[cols];
-                float[] y3 = new float[cols];
-                for (int j = 0; j < cols; j++) {
-                    y1[j] = y2[j] = y3[j] = (float) r.nextGaussian();
-                }
+                float[] y1 = gaussians(cols, r);
+                float[] y2 = y1.clone();
+                float[] y3 = y1.clone();
                 vec.axpys(m, list, n, a, y1, from, to);
                 for (int k = 0; k < n; k++) {
                     vec.axpy(m, list[k], a[list[k]], y2, from, to);
@@ -272,12 +269,11 @@ class KernelsTest {
                 int n = r.nextInt(rows + 1);
                 int cFrom = r.nextInt(cols);
                 int cTo = cFrom + r.nextInt(cols - cFrom + 1);
-                float[][] ys = new float[inputs][cols];
-                float[][] yTwin = new float[inputs][cols];
+                float[][] ys = new float[inputs][];
+                float[][] yTwin = new float[inputs][];
                 for (int i = 0; i < inputs; i++) {
-                    for (int j = 0; j < cols; j++) {
-                        ys[i][j] = yTwin[i][j] = (float) r.nextGaussian();
-                    }
+                    ys[i] = gaussians(cols, r);
+                    yTwin[i] = ys[i].clone();
                 }
                 float[][] yAlone = new float[inputs][];
                 for (int i = 0; i < inputs; i++) {
