@@ -7,6 +7,7 @@ import dev.turbosparse.runtime.Matrix;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -83,6 +84,16 @@ public final class VectorKernels implements RowKernels {
     private static final VectorShuffle<Float> SWAP_QUARTER = VectorShuffle.fromOp(F, i -> i ^ (L / 4));
     private static final VectorShuffle<Float> SWAP_EIGHTH = VectorShuffle.fromOp(F, i -> i ^ Math.max(1, L / 8));
     private static final VectorShuffle<Float> SWAP_ONE = VectorShuffle.fromOp(F, i -> i ^ 1);
+    /** Of two vectors a and b, a0 b0 a1 b1 ... from their lower halves, and from their upper halves. */
+    private static final VectorShuffle<Float> ZIP_LOW = VectorShuffle.makeZip(F, 0);
+    private static final VectorShuffle<Float> ZIP_HIGH = VectorShuffle.makeZip(F, 1);
+    /**
+     * Each thread's split output for {@link #axpys} (even elements, odd elements), kept from call to call: a sparse
+     * mode's FFN block adds only 20-30 rows a call, and two new 4 KiB arrays and a merge an element at a time cost
+     * about a tenth of that.
+     */
+    private static final ThreadLocal<float[][]> SPLIT_OUTPUT =
+            ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0]});
     /** The upper half of the lanes, and the second and fourth quarters: where the four-row sums take row 1 and 3. */
     private static final VectorMask<Float> HIGH_HALF = VectorMask.fromLong(F, ((1L << L) - 1) & ~((1L << (L / 2)) - 1));
     private static final VectorMask<Float> ODD_QUARTERS = VectorMask.fromLong(F, quarters(L));
@@ -365,8 +376,15 @@ public final class VectorKernels implements RowKernels {
         int pairs = (to - from) / 2;
         int vectorPairs = pairs / L * L;
         int tailFrom = from + 2 * vectorPairs;
-        float[] ye = new float[pairs];
-        float[] yo = new float[pairs];
+        float[][] split = SPLIT_OUTPUT.get();
+        if (split[0].length < pairs) {
+            split[0] = new float[pairs];
+            split[1] = new float[pairs];
+        }
+        float[] ye = split[0];
+        float[] yo = split[1];
+        Arrays.fill(ye, 0, pairs, 0f);
+        Arrays.fill(yo, 0, pairs, 0f);
         float[] yt = new float[to - tailFrom];
         int[] group = new int[size];
         int g = 0;
@@ -383,9 +401,12 @@ public final class VectorKernels implements RowKernels {
             }
         }
         addRows(m, group, g, a, ye, yo, yt, from, pairs, tailFrom, to);
-        for (int q = 0; q < vectorPairs; q++) {
-            y[from + 2 * q] += ye[q];
-            y[from + 2 * q + 1] += yo[q];
+        for (int q = 0; q < vectorPairs; q += L) { // the even and odd elements zipped back, a vector at a time
+            FloatVector e = FloatVector.fromArray(F, ye, q);
+            FloatVector o = FloatVector.fromArray(F, yo, q);
+            int c = from + 2 * q;
+            FloatVector.fromArray(F, y, c).add(e.rearrange(ZIP_LOW, o)).intoArray(y, c);
+            FloatVector.fromArray(F, y, c + L).add(e.rearrange(ZIP_HIGH, o)).intoArray(y, c + L);
         }
         for (int c = tailFrom; c < to; c++) {
             y[c] += yt[c - tailFrom];
