@@ -271,6 +271,10 @@ final class BenchCommand implements Runnable {
                             + " rounds: the figures may include reads from disk%s", 100 * (1 - least),
                             mlock ? "" : "; --mlock keeps them in"));
                 }
+                String beyond = beyondBandwidth(results, bandwidth, before);
+                if (beyond != null) {
+                    notes.add(beyond);
+                }
                 if (format == Format.json) {
                     o.println(json(m, n, bandwidth, before, weightsRead, resident, results, notes));
                     o.flush();
@@ -306,6 +310,36 @@ final class BenchCommand implements Runnable {
         }
 
         /** The share of the pages in memory (mincore), NaN where the platform cannot tell. */
+        /**
+         * A note when a mode read faster than the bandwidth measured between the rounds (its share above 100%), which
+         * names the likelier cause: the rounds' bandwidth well below the one measured before the warm-up means the
+         * machine slowed during the run (on this project's VM it fell from 71 to 29 GB/s within a run, and dense's
+         * share read 119%); otherwise the weights were read from the caches (a model small beside them). Null when
+         * no share is above 100%.
+         */
+        static String beyondBandwidth(java.util.List<DecodeBenchmark.ModeResult> results, double bandwidth,
+                double before) {
+            DecodeBenchmark.ModeResult top = null;
+            for (DecodeBenchmark.ModeResult r : results) {
+                if (r.bandwidthShare() > 1 && (top == null || r.bandwidthShare() > top.bandwidthShare())) {
+                    top = r;
+                }
+            }
+            if (top == null) {
+                return null;
+            }
+            boolean fell = bandwidth < FELL * before;
+            return String.format(Locale.ROOT, "%s read %.2f GB/s, %.1f%% of the %.2f GB/s measured between the rounds"
+                    + " (%.2f before the warm-up): %s, and the shares of the bandwidth do not measure the decoder%s",
+                    top.mode().name().toLowerCase(Locale.ROOT), top.bytesPerSecond() / 1e9,
+                    100 * top.bandwidthShare(), bandwidth / 1e9, before / 1e9,
+                    fell ? "the machine's bandwidth fell during the run" : "its weights were read from the caches",
+                    fell ? "; run it again" : "");
+        }
+
+        /** Below this share of the bandwidth before the warm-up, the rounds' bandwidth has fallen. */
+        static final double FELL = 0.8;
+
         private static double residentShare(java.util.List<java.lang.foreign.MemorySegment> pages) {
             return MappedPages.available() ? MappedPages.residentShare(pages) : Double.NaN;
         }

@@ -2,9 +2,13 @@ package dev.turbosparse.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.turbosparse.runtime.Decoder;
+import dev.turbosparse.runtime.bench.DecodeBenchmark;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -77,6 +81,28 @@ class BenchRuntimeCommandTest {
     }
 
     /** A mode's shares of gate, up and down rows read, in percent. */
+    @Test
+    void aShareAboveTheBandwidthGetsANoteThatNamesItsCause() {
+        // 16 tokens in a second, 2 GB a token: 32 GB/s
+        DecodeBenchmark.ModeResult dense = new DecodeBenchmark.ModeResult(Decoder.Mode.DENSE, 16, 1, 2e9, 1, 1, 1,
+                Double.NaN, 1.194);
+        DecodeBenchmark.ModeResult exact = new DecodeBenchmark.ModeResult(Decoder.Mode.EXACT, 16, 0.5, 1e9, 1, 0.2,
+                0.1, 2, 1.05);
+        assertEquals("dense read 32.00 GB/s, 119.4% of the 26.80 GB/s measured between the rounds (71.08 before the"
+                + " warm-up): the machine's bandwidth fell during the run, and the shares of the bandwidth do not"
+                + " measure the decoder; run it again",
+                BenchCommand.RuntimeBench.beyondBandwidth(List.of(exact, dense), 26.8e9, 71.08e9));
+        // the bandwidth as before the warm-up, and still exceeded: the reads came from the caches
+        assertEquals("exact read 32.00 GB/s, 105.0% of the 30.48 GB/s measured between the rounds (32.00 before the"
+                + " warm-up): its weights were read from the caches, and the shares of the bandwidth do not measure"
+                + " the decoder", BenchCommand.RuntimeBench.beyondBandwidth(List.of(exact), 30.48e9, 32e9));
+        DecodeBenchmark.ModeResult within = new DecodeBenchmark.ModeResult(Decoder.Mode.DENSE, 16, 1, 2e9, 1, 1, 1,
+                Double.NaN, 0.75);
+        DecodeBenchmark.ModeResult none = new DecodeBenchmark.ModeResult(Decoder.Mode.DENSE, 16, 1, 2e9, 1, 1, 1,
+                Double.NaN, Double.NaN);
+        assertNull(BenchCommand.RuntimeBench.beyondBandwidth(List.of(within, none), 42.7e9, 60e9));
+    }
+
     private static double[] shares(String out, String mode) {
         Matcher m = Pattern.compile("(?m)^" + mode + " .* rows gate +(\\d+\\.\\d+)% up +(\\d+\\.\\d+)% down +(\\d+\\.\\d+)%")
                 .matcher(out);
