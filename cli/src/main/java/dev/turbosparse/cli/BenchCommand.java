@@ -309,7 +309,6 @@ final class BenchCommand implements Runnable {
             return 0;
         }
 
-        /** The share of the pages in memory (mincore), NaN where the platform cannot tell. */
         /**
          * A note when a mode read faster than the bandwidth measured between the rounds (its share above 100%), which
          * names the likelier cause: the rounds' bandwidth well below the one measured before the warm-up means the
@@ -340,6 +339,7 @@ final class BenchCommand implements Runnable {
         /** Below this share of the bandwidth before the warm-up, the rounds' bandwidth has fallen. */
         static final double FELL = 0.8;
 
+        /** The share of the pages in memory (mincore), NaN where the platform cannot tell. */
         private static double residentShare(java.util.List<java.lang.foreign.MemorySegment> pages) {
             return MappedPages.available() ? MappedPages.residentShare(pages) : Double.NaN;
         }

@@ -80,7 +80,6 @@ class BenchRuntimeCommandTest {
         assertTrue(bad.errorLine().contains("--sparsity must be in [0.75, 1)"), bad.errorLine());
     }
 
-    /** A mode's shares of gate, up and down rows read, in percent. */
     @Test
     void aShareAboveTheBandwidthGetsANoteThatNamesItsCause() {
         // 16 tokens in a second, 2 GB a token: 32 GB/s
@@ -103,6 +102,7 @@ class BenchRuntimeCommandTest {
         assertNull(BenchCommand.RuntimeBench.beyondBandwidth(List.of(within, none), 42.7e9, 60e9));
     }
 
+    /** A mode's shares of gate, up and down rows read, in percent. */
     private static double[] shares(String out, String mode) {
         Matcher m = Pattern.compile("(?m)^" + mode + " .* rows gate +(\\d+\\.\\d+)% up +(\\d+\\.\\d+)% down +(\\d+\\.\\d+)%")
                 .matcher(out);
