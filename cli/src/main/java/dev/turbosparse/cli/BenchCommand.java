@@ -271,7 +271,7 @@ final class BenchCommand implements Runnable {
                             + " rounds: the figures may include reads from disk%s", 100 * (1 - least),
                             mlock ? "" : "; --mlock keeps them in"));
                 }
-                String beyond = beyondBandwidth(results, bandwidth, before);
+                String beyond = beyondBandwidth(results, bandwidth, before, weightsRead);
                 if (beyond != null) {
                     notes.add(beyond);
                 }
@@ -310,14 +310,16 @@ final class BenchCommand implements Runnable {
         }
 
         /**
-         * A note when a mode read faster than the bandwidth measured between the rounds (its share above 100%), which
-         * names the likelier cause: the rounds' bandwidth well below the one measured before the warm-up means the
-         * machine slowed during the run (on this project's VM it fell from 71 to 29 GB/s within a run, and dense's
-         * share read 119%); otherwise the weights were read from the caches (a model small beside them). Null when
-         * no share is above 100%.
+         * A note when a mode read faster than the bandwidth measured between the rounds (its share above 100%), with
+         * what explains it: the rounds' bandwidth well below the one measured before the warm-up means the machine
+         * slowed during the run (on this project's VM it fell from 71 to 29 GB/s within a run, and dense's share read
+         * 119%); otherwise the buffer itself read slower than the weights, which were either read from the caches (a
+         * model small beside them) or sit in faster memory than the buffer (on this VM one JVM's buffer read slowly
+         * in every pass), and the model's own pages' rate ({@code weightsRead}) is given to tell which. Null when no
+         * share is above 100%.
          */
         static String beyondBandwidth(java.util.List<DecodeBenchmark.ModeResult> results, double bandwidth,
-                double before) {
+                double before, double weightsRead) {
             DecodeBenchmark.ModeResult top = null;
             for (DecodeBenchmark.ModeResult r : results) {
                 if (r.bandwidthShare() > 1 && (top == null || r.bandwidthShare() > top.bandwidthShare())) {
@@ -332,7 +334,10 @@ final class BenchCommand implements Runnable {
                     + " (%.2f before the warm-up): %s, and the shares of the bandwidth do not measure the decoder%s",
                     top.mode().name().toLowerCase(Locale.ROOT), top.bytesPerSecond() / 1e9,
                     100 * top.bandwidthShare(), bandwidth / 1e9, before / 1e9,
-                    fell ? "the machine's bandwidth fell during the run" : "its weights were read from the caches",
+                    fell ? "the machine's bandwidth fell during the run"
+                            : String.format(Locale.ROOT, "the buffer read slower than the weights, which were read from"
+                                    + " the caches or sit in faster memory than the buffer (the model's own pages read"
+                                    + " at %.2f GB/s)", weightsRead / 1e9),
                     fell ? "; run it again" : "");
         }
 

@@ -98,8 +98,8 @@ public final class Bandwidth {
         }
         try (Parallel parallel = new Parallel(threads)) {
             int[] sink = new int[threads]; // the sums, kept so that the reads are not optimised away
+            int n = blocks.size();
             for (int i = 0; i < 2000; i++) { // compile the loops before they are timed
-                int n = blocks.size();
                 sink[0] += sum(blocks.get(i % n)) + sum4(blocks.get(i % n), blocks.get((i + 1) % n),
                         blocks.get((i + 2) % n), blocks.get((i + 3) % n));
             }
@@ -108,7 +108,7 @@ public final class Bandwidth {
             for (int pass = 0; pass < 2 * passes || System.nanoTime() - start < leastNanos; pass++) {
                 boolean four = pass % 2 == 1;
                 long t0 = System.nanoTime();
-                parallel.forRange(blocks.size(), 1, 1, (from, to) -> {
+                parallel.forRange(n, 1, 1, (from, to) -> {
                     int sum = 0;
                     int q = four ? (to - from) / 4 : 0;
                     for (int b = from; b < from + q; b++) {
@@ -119,7 +119,7 @@ public final class Bandwidth {
                     }
                     sink[from % sink.length] += sum;
                 });
-                best = Math.max(best, blocks.size() * BLOCK / ((System.nanoTime() - t0) / 1e9));
+                best = Math.max(best, n * BLOCK / ((System.nanoTime() - t0) / 1e9));
             }
             return best;
         }
